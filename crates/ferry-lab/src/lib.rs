@@ -1,0 +1,1 @@
+//! ferry-lab: loopback servers for tests.

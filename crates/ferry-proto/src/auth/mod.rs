@@ -1,0 +1,3 @@
+//! Proxy (and origin) authentication schemes.
+
+pub mod basic;

@@ -1,0 +1,1 @@
+//! The HTTP `CONNECT` handshake (placeholder, being written).

@@ -1,0 +1,20 @@
+//! Sans-IO protocol logic for ferry.
+//!
+//! Nothing in this crate opens a socket, spawns a task or reads a clock or the
+//! process environment: callers feed bytes and values in and take bytes and
+//! decisions out. That keeps every handshake testable byte for byte and
+//! fuzzable, and lets the async and blocking layers share one implementation.
+//!
+//! The public interface is:
+//! - [`proxy_url`]: proxy URLs (`http`, `https`, `socks4`, `socks4a`,
+//!   `socks5`, `socks5h`) and their credentials, redacted in `Debug`/`Display`.
+//! - [`connect`]: the HTTP `CONNECT` request encoder and an incremental
+//!   response-head parser that never loses bytes read past the head.
+//! - [`auth`]: proxy authentication header values.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod connect;
+pub mod proxy_url;
+
+pub use proxy_url::{Credentials, ProxyScheme, ProxyUrl, ProxyUrlError};

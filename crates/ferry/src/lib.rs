@@ -1,0 +1,1 @@
+//! ferry: an HTTP client with complete proxy support.
