@@ -16,5 +16,7 @@
 pub mod auth;
 pub mod connect;
 pub mod proxy_url;
+pub mod select;
+pub mod socks;
 
 pub use proxy_url::{Credentials, ProxyScheme, ProxyUrl, ProxyUrlError};

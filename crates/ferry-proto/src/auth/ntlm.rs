@@ -1,0 +1,1 @@
+//! NTLM (being written).

@@ -1,0 +1,1 @@
+//! SOCKS4/4a/5 codecs (being written).
