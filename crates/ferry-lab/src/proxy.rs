@@ -1,0 +1,971 @@
+//! An HTTP/1.1 proxy (CONNECT tunnels and absolute-form forwarding) with fault knobs.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::ca::{TestCa, LOOPBACK_NAMES};
+use crate::http1::{
+    has_token, header, keeps_alive, read_request_head, read_response_head, relay_body,
+    request_framing, response_framing, BufIo, Framing, HeadError, RelayError, RequestHead,
+    ResponseHead,
+};
+use crate::server::{base_url, bind_loopback, close_gracefully, Running};
+
+/// The answer to a CONNECT that succeeded.
+const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+/// Upstream connections kept per client connection; more origins than this evict.
+const MAX_UPSTREAMS: usize = 16;
+
+/// A misbehaviour a [`LabProxy`] shows on every request.
+///
+/// Faults that replace the answer (`Reply`, `RawReply`, `CloseAfterHead`,
+/// `CloseMidReply`, `NeverAnswer`, `HugeHead`) act before authentication is
+/// checked; the tunnel variants (`RawHeadThenTunnel`, `CoalesceTunnelStart`) act
+/// only on CONNECT requests that passed it, other requests are served normally.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Fault {
+    /// Behave.
+    #[default]
+    None,
+    /// Answer every request (CONNECT too) with this response, framed by
+    /// Content-Length (added unless `headers` has one); never tunnel.
+    Reply {
+        /// Status code.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+        /// Headers, in order.
+        headers: Vec<(String, String)>,
+        /// Body.
+        body: Vec<u8>,
+    },
+    /// After a full request head, write exactly these bytes, then close.
+    RawReply(Vec<u8>),
+    /// On CONNECT: connect upstream, write exactly these bytes as the answer, then
+    /// relay as a tunnel.
+    RawHeadThenTunnel(Vec<u8>),
+    /// Read the request head, then close without answering.
+    CloseAfterHead,
+    /// Write `HTTP/1.1 200 Conn`, then close.
+    CloseMidReply,
+    /// Read the request head, then stay silent until the client closes or the proxy
+    /// is dropped.
+    NeverAnswer,
+    /// Answer with a 200 head padded with headers to at least this many bytes.
+    HugeHead(usize),
+    /// On CONNECT: connect upstream, wait for its first bytes (a server-speaks-first
+    /// origin such as [`crate::Banner`]), then write the 200 head and those bytes in
+    /// one write, then relay.
+    CoalesceTunnelStart,
+}
+
+/// One request head as the proxy received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySeen {
+    /// The method, e.g. `CONNECT`.
+    pub method: String,
+    /// The request-target exactly as received: `example:443` for CONNECT,
+    /// `http://host:port/path` when forwarding.
+    pub target: String,
+    /// Header fields as received, in order, names in their original case.
+    pub headers: Vec<(String, String)>,
+    /// Which client connection it came on (1 for the first accepted).
+    pub conn_id: u64,
+}
+
+impl ProxySeen {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+}
+
+/// Configures and starts a [`LabProxy`].
+///
+/// ```no_run
+/// # async fn demo() {
+/// use ferry_lab::{Fault, LabProxy};
+/// let proxy = LabProxy::builder()
+///     .tls(true)
+///     .basic_auth("user", "pass")
+///     .fault(Fault::CloseMidReply)
+///     .start()
+///     .await;
+/// assert!(proxy.url().starts_with("https://localhost:"));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct LabProxyBuilder {
+    tls: bool,
+    ipv6: bool,
+    auth: Option<(String, String)>,
+    ca: Option<Arc<TestCa>>,
+    fault: Fault,
+    record: bool,
+}
+
+impl fmt::Debug for LabProxyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LabProxyBuilder")
+            .field("tls", &self.tls)
+            .field("ipv6", &self.ipv6)
+            .field("auth_user", &self.auth.as_ref().map(|(u, _)| u))
+            .field("fault", &self.fault)
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LabProxyBuilder {
+    fn default() -> Self {
+        LabProxyBuilder {
+            tls: false,
+            ipv6: false,
+            auth: None,
+            ca: None,
+            fault: Fault::None,
+            record: true,
+        }
+    }
+}
+
+impl LabProxyBuilder {
+    /// Clients speak TLS to the proxy (certificate for localhost, 127.0.0.1 and ::1;
+    /// ALPN `http/1.1` only).
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
+    /// Listen on `[::1]` instead of 127.0.0.1.
+    pub fn ipv6(mut self, on: bool) -> Self {
+        self.ipv6 = on;
+        self
+    }
+
+    /// Require `Proxy-Authorization: Basic` with these credentials.
+    pub fn basic_auth(mut self, user: &str, pass: &str) -> Self {
+        self.auth = Some((user.to_string(), pass.to_string()));
+        self
+    }
+
+    /// The CA that signs the proxy's certificate (default: [`TestCa::shared`]).
+    pub fn ca(mut self, ca: Arc<TestCa>) -> Self {
+        self.ca = Some(ca);
+        self
+    }
+
+    /// Misbehave on every request.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    /// Keep every request head for [`LabProxy::requests`] (default on); long
+    /// benchmark runs turn it off to keep memory flat.
+    pub fn record(mut self, on: bool) -> Self {
+        self.record = on;
+        self
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound; see [`LabProxyBuilder::try_start`].
+    pub async fn start(self) -> LabProxy {
+        self.try_start().await.expect("ferry-lab: bind proxy")
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    pub async fn try_start(self) -> io::Result<LabProxy> {
+        let listener = bind_loopback(self.ipv6).await?;
+        let addr = listener.local_addr()?;
+        let ca = self.ca.unwrap_or_else(TestCa::shared);
+        let acceptor = self
+            .tls
+            .then(|| TlsAcceptor::from(ca.server_config(LOOPBACK_NAMES, &[b"http/1.1"])));
+        let shared = Arc::new(Shared {
+            auth: self
+                .auth
+                .as_ref()
+                .map(|(u, p)| format!("{u}:{p}").into_bytes()),
+            fault: self.fault,
+            record: self.record,
+            connections: AtomicUsize::new(0),
+            tunnels: AtomicUsize::new(0),
+            next_conn: AtomicU64::new(1),
+            seen: Mutex::new(Vec::new()),
+        });
+        let mut running = Running::new();
+        let on_accept_shared = shared.clone();
+        running.accept(listener, move |tcp| {
+            let shared = on_accept_shared.clone();
+            let acceptor = acceptor.clone();
+            shared.connections.fetch_add(1, Ordering::SeqCst);
+            let conn_id = shared.next_conn.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match acceptor {
+                    Some(acceptor) => match acceptor.accept(tcp).await {
+                        Ok(tls) => ClientConn::new(tls, shared, conn_id).run().await,
+                        Err(e) => tracing::debug!("ferry-lab proxy: TLS accept failed: {e}"),
+                    },
+                    None => ClientConn::new(tcp, shared, conn_id).run().await,
+                }
+            }
+        });
+        let host = match (self.tls, self.ipv6) {
+            (_, true) => "::1",
+            (true, false) => "localhost",
+            (false, false) => "127.0.0.1",
+        };
+        Ok(LabProxy {
+            addr,
+            url: base_url(if self.tls { "https" } else { "http" }, host, addr.port()),
+            ca,
+            shared,
+            _running: running,
+        })
+    }
+}
+
+/// A loopback HTTP proxy; stops when dropped.
+///
+/// ```no_run
+/// # async fn demo() {
+/// let proxy = ferry_lab::LabProxy::builder().basic_auth("user", "pass").start().await;
+/// println!("{}", proxy.url()); // http://127.0.0.1:PORT
+/// # }
+/// ```
+pub struct LabProxy {
+    addr: SocketAddr,
+    url: String,
+    ca: Arc<TestCa>,
+    shared: Arc<Shared>,
+    _running: Running,
+}
+
+impl fmt::Debug for LabProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LabProxy")
+            .field("url", &self.url)
+            .field("fault", &self.shared.fault)
+            .field("connections", &self.connections())
+            .field("tunnels", &self.tunnels())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LabProxy {
+    /// Starts a plain, well-behaved proxy without authentication.
+    pub async fn start() -> LabProxy {
+        LabProxy::builder().start().await
+    }
+
+    /// A builder for the other kinds.
+    pub fn builder() -> LabProxyBuilder {
+        LabProxyBuilder::default()
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, `https://localhost:PORT` with TLS, `[::1]` with IPv6.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The CA that signed the proxy's certificate.
+    pub fn ca(&self) -> &TestCa {
+        &self.ca
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Tunnels established so far (CONNECT requests whose upstream connect succeeded).
+    pub fn tunnels(&self) -> usize {
+        self.shared.tunnels.load(Ordering::SeqCst)
+    }
+
+    /// Every request head received so far, in arrival order.
+    pub fn requests(&self) -> Vec<ProxySeen> {
+        self.shared.seen.lock().expect("not poisoned").clone()
+    }
+
+    /// Returns and forgets the request heads received so far.
+    pub fn take_requests(&self) -> Vec<ProxySeen> {
+        std::mem::take(&mut *self.shared.seen.lock().expect("not poisoned"))
+    }
+}
+
+struct Shared {
+    /// `user:pass` as it must decode from the Basic token.
+    auth: Option<Vec<u8>>,
+    fault: Fault,
+    record: bool,
+    connections: AtomicUsize,
+    tunnels: AtomicUsize,
+    next_conn: AtomicU64,
+    seen: Mutex<Vec<ProxySeen>>,
+}
+
+/// What to do with the client connection after a request.
+enum Next {
+    /// Read the next request.
+    KeepAlive,
+    /// Send FIN and let the client read what was written.
+    Close,
+    /// The connection is already finished (tunnel ended, peer gone).
+    Done,
+}
+
+/// One client connection: a loop over request heads, no task per request.
+struct ClientConn<S> {
+    client: BufIo<S>,
+    shared: Arc<Shared>,
+    conn_id: u64,
+    /// Keep-alive upstream connections by lowercased authority, so that many
+    /// requests to one origin reuse one upstream connection.
+    upstreams: Vec<(String, BufIo<TcpStream>)>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
+    fn new(io: S, shared: Arc<Shared>, conn_id: u64) -> Self {
+        ClientConn {
+            client: BufIo::new(io),
+            shared,
+            conn_id,
+            upstreams: Vec::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        loop {
+            let next = match read_request_head(&mut self.client).await {
+                Ok(Some(head)) => {
+                    self.record(&head);
+                    self.handle(head).await
+                }
+                Ok(None) | Err(HeadError::Io(_)) | Err(HeadError::Truncated) => Next::Done,
+                Err(HeadError::Closed) => Next::Done,
+                Err(HeadError::Invalid(why)) => {
+                    self.write_simple(400, "Bad Request", &[], why.as_bytes(), true)
+                        .await
+                }
+                Err(HeadError::TooLarge) => {
+                    let body = b"request head too large";
+                    self.write_simple(431, "Request Header Fields Too Large", &[], body, true)
+                        .await
+                }
+            };
+            match next {
+                Next::KeepAlive => continue,
+                Next::Close => return close_gracefully(self.client.io).await,
+                Next::Done => return,
+            }
+        }
+    }
+
+    fn record(&self, head: &RequestHead) {
+        if self.shared.record {
+            self.shared
+                .seen
+                .lock()
+                .expect("not poisoned")
+                .push(ProxySeen {
+                    method: head.method.clone(),
+                    target: head.target.clone(),
+                    headers: head.headers.clone(),
+                    conn_id: self.conn_id,
+                });
+        }
+    }
+
+    async fn handle(&mut self, head: RequestHead) -> Next {
+        let shared = self.shared.clone();
+        match &shared.fault {
+            Fault::None | Fault::RawHeadThenTunnel(_) | Fault::CoalesceTunnelStart => {
+                self.behave(head).await
+            }
+            Fault::Reply {
+                status,
+                reason,
+                headers,
+                body,
+            } => {
+                let mut out = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
+                for (n, v) in headers {
+                    push_header(&mut out, n, v);
+                }
+                if header(headers, "content-length").is_none() {
+                    push_header(&mut out, "Content-Length", &body.len().to_string());
+                }
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(body);
+                if self.write(&out).await.is_err() {
+                    return Next::Done;
+                }
+                self.skip_request_body(&head).await
+            }
+            Fault::RawReply(bytes) => match self.write(bytes).await {
+                Ok(()) => Next::Close,
+                Err(_) => Next::Done,
+            },
+            Fault::CloseAfterHead => Next::Close,
+            Fault::CloseMidReply => match self.write(b"HTTP/1.1 200 Conn").await {
+                Ok(()) => Next::Close,
+                Err(_) => Next::Done,
+            },
+            Fault::NeverAnswer => {
+                // Reading on (and discarding) notices the client leaving.
+                while let Ok(n) = self.client.fill().await {
+                    if n == 0 {
+                        break;
+                    }
+                    self.client.buf.clear();
+                }
+                Next::Done
+            }
+            Fault::HugeHead(size) => {
+                if self.write(&huge_head(*size)).await.is_err() {
+                    return Next::Done;
+                }
+                self.skip_request_body(&head).await
+            }
+        }
+    }
+
+    async fn behave(&mut self, head: RequestHead) -> Next {
+        if let Some(expected) = &self.shared.auth {
+            if !authorized(&head.headers, expected) {
+                return self
+                    .answer(
+                        &head,
+                        407,
+                        "Proxy Authentication Required",
+                        &[("Proxy-Authenticate", "Basic realm=\"ferry-lab\"")],
+                        b"ferry-lab: proxy authentication required\n",
+                    )
+                    .await;
+            }
+        }
+        if head.method.eq_ignore_ascii_case("CONNECT") {
+            return self.tunnel(head).await;
+        }
+        match AbsoluteTarget::parse(&head.target) {
+            Ok(target) => self.forward(head, target).await,
+            Err(why) => {
+                self.answer(&head, 400, "Bad Request", &[], why.as_bytes())
+                    .await
+            }
+        }
+    }
+
+    async fn tunnel(&mut self, head: RequestHead) -> Next {
+        if !valid_connect_target(&head.target) {
+            let why = b"ferry-lab: CONNECT needs a host:port target\n";
+            return self.answer(&head, 400, "Bad Request", &[], why).await;
+        }
+        let mut upstream = match TcpStream::connect(head.target.as_str()).await {
+            Ok(s) => s,
+            Err(e) => {
+                let why = format!("ferry-lab: cannot connect to {}: {e}\n", head.target);
+                return self
+                    .answer(&head, 502, "Bad Gateway", &[], why.as_bytes())
+                    .await;
+            }
+        };
+        let _ = upstream.set_nodelay(true);
+        self.shared.tunnels.fetch_add(1, Ordering::SeqCst);
+        let mut start = match &self.shared.fault {
+            Fault::RawHeadThenTunnel(bytes) => bytes.clone(),
+            _ => ESTABLISHED.to_vec(),
+        };
+        if self.shared.fault == Fault::CoalesceTunnelStart {
+            let mut first = vec![0u8; 16 * 1024];
+            match upstream.read(&mut first).await {
+                Ok(n) => start.extend_from_slice(&first[..n]),
+                Err(_) => return Next::Done,
+            }
+        }
+        if self.write(&start).await.is_err() {
+            return Next::Done;
+        }
+        // Bytes the client sent right behind its CONNECT head belong to the tunnel.
+        if !self.client.buf.is_empty() {
+            if upstream.write_all(&self.client.buf).await.is_err() {
+                return Next::Done;
+            }
+            self.client.buf.clear();
+        }
+        if let Err(e) = tokio::io::copy_bidirectional(&mut self.client.io, &mut upstream).await {
+            tracing::debug!("ferry-lab proxy: tunnel to {} ended: {e}", head.target);
+        }
+        Next::Done
+    }
+
+    async fn forward(&mut self, head: RequestHead, target: AbsoluteTarget) -> Next {
+        let framing = match request_framing(&head) {
+            Ok(f) => f,
+            Err(why) => {
+                return self
+                    .write_simple(400, "Bad Request", &[], why.as_bytes(), true)
+                    .await
+            }
+        };
+        let client_keep = keeps_alive(head.minor, &head.headers);
+        // The proxy answers 100-continue itself rather than relaying the origin's,
+        // so it never waits on a body the client is holding back.
+        let expect =
+            framing != Framing::Empty && has_token(&head.headers, "expect", "100-continue");
+        let upstream_head = upstream_request_head(&head, &target, expect);
+        let key = target.authority.to_ascii_lowercase();
+
+        let mut retried = false;
+        let (mut up, resp) = loop {
+            let (mut up, reused) = match self.take_upstream(&key) {
+                Some(up) => (up, true),
+                None => match TcpStream::connect(target.connect_addr.as_str()).await {
+                    Ok(s) => {
+                        let _ = s.set_nodelay(true);
+                        (BufIo::new(s), false)
+                    }
+                    Err(e) => {
+                        let why =
+                            format!("ferry-lab: cannot connect to {}: {e}\n", target.authority);
+                        return self
+                            .answer(&head, 502, "Bad Gateway", &[], why.as_bytes())
+                            .await;
+                    }
+                },
+            };
+            // A kept upstream connection may have been closed by the origin meanwhile;
+            // a request without a body can then be replayed once on a new one.
+            let may_retry = reused && !retried && framing == Framing::Empty;
+            if expect && !retried && self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+                return Next::Done;
+            }
+            match relay_body(&mut self.client, &mut up.io, framing, &upstream_head).await {
+                Ok(()) => {}
+                Err(RelayError::Write(_)) if may_retry => {
+                    retried = true;
+                    continue;
+                }
+                Err(RelayError::Write(e)) => {
+                    let why = format!("ferry-lab: sending to {} failed: {e}\n", target.authority);
+                    return self
+                        .write_simple(502, "Bad Gateway", &[], why.as_bytes(), true)
+                        .await;
+                }
+                Err(RelayError::Read(_)) => return Next::Done,
+            }
+            match self.read_final_head(&mut up, expect).await {
+                Ok(resp) => break (up, resp),
+                Err(HeadError::Closed) if may_retry => {
+                    retried = true;
+                    continue;
+                }
+                Err(HeadError::Io(e))
+                    if may_retry && e.kind() == io::ErrorKind::ConnectionReset =>
+                {
+                    retried = true;
+                    continue;
+                }
+                Err(e) => {
+                    let why = format!(
+                        "ferry-lab: no valid response from {}: {}\n",
+                        target.authority,
+                        describe(&e)
+                    );
+                    // The request body was consumed, so the client connection is in step.
+                    return self
+                        .write_simple(502, "Bad Gateway", &[], why.as_bytes(), !client_keep)
+                        .await;
+                }
+            }
+        };
+
+        let resp_framing = response_framing(&resp, &head.method);
+        let upstream_keep =
+            keeps_alive(resp.minor, &resp.headers) && resp_framing != Framing::UntilClose;
+        let close = !client_keep || resp_framing == Framing::UntilClose;
+        let out = client_response_head(&resp, close);
+        match relay_body(&mut up, &mut self.client.io, resp_framing, &out).await {
+            Ok(()) => {}
+            // Part of the response is out already; closing is the only honest signal.
+            Err(RelayError::Read(_)) => return Next::Close,
+            Err(RelayError::Write(_)) => return Next::Done,
+        }
+        if upstream_keep {
+            self.put_upstream(key, up);
+        }
+        if close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
+    }
+
+    /// Reads response heads until a final one, passing interim (1xx) ones on unless
+    /// the proxy already sent its own 100 Continue.
+    async fn read_final_head(
+        &mut self,
+        up: &mut BufIo<TcpStream>,
+        expect: bool,
+    ) -> Result<ResponseHead, HeadError> {
+        loop {
+            let resp = read_response_head(up).await?;
+            if !(100..200).contains(&resp.code) || resp.code == 101 {
+                return Ok(resp);
+            }
+            if !(expect && resp.code == 100) {
+                let mut out = format!("HTTP/1.1 {} {}\r\n", resp.code, resp.reason).into_bytes();
+                for (n, v) in &resp.headers {
+                    push_header(&mut out, n, v);
+                }
+                out.extend_from_slice(b"\r\n");
+                self.write(&out).await?;
+            }
+        }
+    }
+
+    fn take_upstream(&mut self, key: &str) -> Option<BufIo<TcpStream>> {
+        let at = self.upstreams.iter().position(|(k, _)| k == key)?;
+        Some(self.upstreams.swap_remove(at).1)
+    }
+
+    fn put_upstream(&mut self, key: String, up: BufIo<TcpStream>) {
+        if self.upstreams.len() >= MAX_UPSTREAMS {
+            self.upstreams.remove(0);
+        }
+        self.upstreams.push((key, up));
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.client.io.write_all(bytes).await?;
+        self.client.io.flush().await
+    }
+
+    /// Answers a request the proxy handles itself, then skips its body so that the
+    /// connection can carry the next request.
+    async fn answer(
+        &mut self,
+        head: &RequestHead,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+    ) -> Next {
+        let framing = request_framing(head);
+        // A client waiting for 100 Continue may never send its body: don't wait for it.
+        let body_held_back = matches!(framing, Ok(f) if f != Framing::Empty)
+            && has_token(&head.headers, "expect", "100-continue");
+        let close = framing.is_err() || body_held_back || !keeps_alive(head.minor, &head.headers);
+        match self.write_simple(status, reason, extra, body, close).await {
+            Next::KeepAlive => self.skip_request_body(head).await,
+            other => other,
+        }
+    }
+
+    /// Writes a small Content-Length framed response.
+    async fn write_simple(
+        &mut self,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+        close: bool,
+    ) -> Next {
+        let mut out = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
+        for (n, v) in extra {
+            push_header(&mut out, n, v);
+        }
+        push_header(&mut out, "Content-Type", "text/plain; charset=utf-8");
+        push_header(&mut out, "Content-Length", &body.len().to_string());
+        if close {
+            push_header(&mut out, "Connection", "close");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        match self.write(&out).await {
+            Ok(()) if close => Next::Close,
+            Ok(()) => Next::KeepAlive,
+            Err(_) => Next::Done,
+        }
+    }
+
+    /// Reads and drops the request body; decides whether the connection goes on.
+    async fn skip_request_body(&mut self, head: &RequestHead) -> Next {
+        let Ok(framing) = request_framing(head) else {
+            return Next::Close;
+        };
+        match relay_body(&mut self.client, &mut tokio::io::sink(), framing, &[]).await {
+            Ok(()) if keeps_alive(head.minor, &head.headers) => Next::KeepAlive,
+            Ok(()) => Next::Close,
+            Err(_) => Next::Done,
+        }
+    }
+}
+
+fn describe(e: &HeadError) -> String {
+    match e {
+        HeadError::Io(e) => e.to_string(),
+        HeadError::Closed => "connection closed before a response".to_string(),
+        HeadError::Truncated => "connection closed inside the response head".to_string(),
+        HeadError::Invalid(why) => format!("invalid response head: {why}"),
+        HeadError::TooLarge => "response head too large".to_string(),
+    }
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn authorized(headers: &[(String, String)], expected: &[u8]) -> bool {
+    let Some(value) = header(headers, "proxy-authorization") else {
+        return false;
+    };
+    let Some((scheme, token)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("basic")
+        && base64::engine::general_purpose::STANDARD
+            .decode(token.trim())
+            .is_ok_and(|decoded| decoded == expected)
+}
+
+/// Headers that describe one hop, never passed on (RFC 9110 section 7.6.1).
+/// Transfer-Encoding stays: bodies are relayed with their framing unchanged.
+fn is_hop_by_hop(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "te",
+        "upgrade",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Header names listed in Connection, which are hop-by-hop too.
+fn connection_tokens(headers: &[(String, String)]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn upstream_request_head(
+    head: &RequestHead,
+    target: &AbsoluteTarget,
+    drop_expect: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(head.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let listed = connection_tokens(&head.headers);
+    let mut has_host = false;
+    for (name, value) in &head.headers {
+        let lower = name.to_ascii_lowercase();
+        if is_hop_by_hop(&lower) || listed.contains(&lower) || (drop_expect && lower == "expect") {
+            continue;
+        }
+        has_host |= lower == "host";
+        push_header(&mut out, name, value);
+    }
+    if !has_host {
+        push_header(&mut out, "Host", &target.authority);
+    }
+    push_header(&mut out, "Via", "1.1 ferry-lab");
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn client_response_head(resp: &ResponseHead, close: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", resp.code, resp.reason).as_bytes());
+    let listed = connection_tokens(&resp.headers);
+    for (name, value) in &resp.headers {
+        let lower = name.to_ascii_lowercase();
+        if is_hop_by_hop(&lower) || listed.contains(&lower) {
+            continue;
+        }
+        push_header(&mut out, name, value);
+    }
+    push_header(&mut out, "Via", "1.1 ferry-lab");
+    if close {
+        push_header(&mut out, "Connection", "close");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A 200 head of at least `size` bytes: the blank line ending it comes after byte `size`.
+fn huge_head(size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 128);
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    let pad = "x".repeat(48);
+    let mut i = 0u64;
+    while out.len() < size {
+        out.extend_from_slice(format!("X-Pad-{i:08}: {pad}\r\n").as_bytes());
+        i += 1;
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    out
+}
+
+fn valid_connect_target(target: &str) -> bool {
+    let Some((host, port)) = target.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok()
+}
+
+/// An absolute-form `http://` request-target split for forwarding.
+#[derive(Debug, PartialEq, Eq)]
+struct AbsoluteTarget {
+    /// `host[:port]` as written (userinfo dropped): the Host value when none was sent.
+    authority: String,
+    /// `host:port` for connecting, port defaulted to 80.
+    connect_addr: String,
+    /// Origin-form path and query, never empty.
+    path: String,
+}
+
+impl AbsoluteTarget {
+    fn parse(target: &str) -> Result<AbsoluteTarget, String> {
+        let scheme_end = target.find("://").unwrap_or(0);
+        let scheme = &target[..scheme_end];
+        if scheme_end == 0 {
+            return Err(format!(
+                "ferry-lab is a proxy: request-target {target:?} is not absolute-form (http://host/path)\n"
+            ));
+        }
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(format!(
+                "ferry-lab forwards only http:// targets, not {scheme}:// (use CONNECT)\n"
+            ));
+        }
+        let rest = &target[scheme_end + 3..];
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+        let mut path = rest[end..].split('#').next().unwrap_or("").to_string();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| format!("bad IPv6 authority in {target:?}\n"))?;
+            (format!("[{host}]"), after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (authority.to_string(), None),
+            }
+        };
+        let port: u16 = match port {
+            None | Some("") => 80,
+            Some(p) => p.parse().map_err(|_| format!("bad port in {target:?}\n"))?,
+        };
+        if host.is_empty() || host == "[]" {
+            return Err(format!("no host in {target:?}\n"));
+        }
+        Ok(AbsoluteTarget {
+            authority: authority.to_string(),
+            connect_addr: format!("{host}:{port}"),
+            path,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_targets() {
+        let t = AbsoluteTarget::parse("http://127.0.0.1:8080/a?b=1#frag").unwrap();
+        assert_eq!(t.authority, "127.0.0.1:8080");
+        assert_eq!(t.connect_addr, "127.0.0.1:8080");
+        assert_eq!(t.path, "/a?b=1");
+        let t = AbsoluteTarget::parse("HTTP://u:p@example?x").unwrap();
+        assert_eq!(t.authority, "example");
+        assert_eq!(t.connect_addr, "example:80");
+        assert_eq!(t.path, "/?x");
+        let t = AbsoluteTarget::parse("http://[::1]:9/").unwrap();
+        assert_eq!(t.connect_addr, "[::1]:9");
+        assert!(AbsoluteTarget::parse("/echo").is_err());
+        assert!(AbsoluteTarget::parse("https://example/").is_err());
+        assert!(AbsoluteTarget::parse("http:///x").is_err());
+    }
+
+    #[test]
+    fn basic_credentials() {
+        let h = |v: &str| vec![("Proxy-Authorization".to_string(), v.to_string())];
+        assert!(authorized(&h("Basic dXNlcjpwYXNz"), b"user:pass"));
+        assert!(authorized(&h("basic  dXNlcjpwYXNz "), b"user:pass"));
+        assert!(!authorized(&h("Basic dXNlcjpwYXNx"), b"user:pass"));
+        assert!(!authorized(&h("Bearer dXNlcjpwYXNz"), b"user:pass"));
+        assert!(!authorized(&[], b"user:pass"));
+    }
+
+    #[test]
+    fn huge_head_is_at_least_the_size() {
+        for size in [0, 100, 4096, 100_000] {
+            let head = huge_head(size);
+            let end = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            assert_eq!(end, head.len());
+            assert!(end > size);
+        }
+    }
+
+    #[test]
+    fn forwarded_head_drops_hop_by_hop() {
+        let head = RequestHead {
+            method: "GET".into(),
+            target: "http://o:1/p".into(),
+            minor: 1,
+            headers: [
+                ("Proxy-Authorization", "Basic x"),
+                ("Connection", "keep-alive, X-Hop"),
+                ("X-Hop", "1"),
+                ("Proxy-Connection", "keep-alive"),
+                ("Accept", "*/*"),
+            ]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        };
+        let target = AbsoluteTarget::parse(&head.target).unwrap();
+        let out = upstream_request_head(&head, &target, false);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET /p HTTP/1.1\r\nAccept: */*\r\nHost: o:1\r\nVia: 1.1 ferry-lab\r\n\r\n"
+        );
+    }
+}
