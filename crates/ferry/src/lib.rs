@@ -1,1 +1,75 @@
-//! ferry: an HTTP client with complete proxy support.
+//! ferry: an HTTP client with the simplicity of Python's Requests and
+//! complete, correct proxy support.
+//!
+//! # A short tour
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), ferry::Error> {
+//! // One-liner (proxies from the environment: HTTP_PROXY, HTTPS_PROXY, NO_PROXY...).
+//! let body = ferry::get("https://example.com/").await?.text().await?;
+//!
+//! // A client (the Session of Requests) with a proxy map; clones share one pool.
+//! let client = ferry::Client::builder()
+//!     .proxies([("http", "http://proxy.corp:3128"), ("https", "http://proxy.corp:3128")])
+//!     .build()?;
+//! let resp = client.get("https://example.com/").send().await?;
+//! println!("{} {} reused={}", resp.status(), resp.route(), resp.connection_reused());
+//!
+//! // Per request: another proxy, or none.
+//! let resp = client.get("http://intranet/").no_proxy().send().await?;
+//! # let _ = (body, resp); Ok(()) }
+//! ```
+//!
+//! The blocking API has the same shape: [`blocking::get`], [`blocking::Client`].
+//!
+//! # Routes
+//!
+//! Every request takes one [`Route`]: direct; forwarded through an HTTP(S)
+//! proxy (absolute-form request, for `http://` URLs); or through a `CONNECT`
+//! tunnel (for `https://` URLs, then TLS to the origin inside it). `https://`
+//! proxies get TLS of their own, checked against the proxy's name with trust
+//! settings separate from the origin's. The connection pool is keyed by the
+//! whole route, proxy credentials included, so connections are shared where
+//! that is safe and never otherwise.
+//!
+//! # Errors
+//!
+//! One [`Error`] type; its [`Kind`] says which hop failed and how, a proxy's
+//! refusal carries its status, headers and body ([`Error::proxy_response`]),
+//! and likely misconfigurations come with a [`hint`](Error::hint).
+//! Credentials never appear in `Debug`, `Display`, errors or logs.
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod body;
+mod client;
+mod connect;
+mod error;
+mod pool;
+mod proxy;
+mod request;
+mod response;
+mod route;
+mod tls;
+
+pub mod blocking;
+
+pub use crate::body::Body;
+pub use crate::client::{Async, Client, ClientBuilder, IntoUrl, RouteDecision};
+pub use crate::error::{Error, Kind, ProxyResponse, Result, TimeoutPhase};
+pub use crate::proxy::{IntoProxyUrl, Proxy};
+pub use crate::request::{Request, RequestBuilder};
+pub use crate::response::{Response, Timings};
+pub use crate::route::{Route, RouteKind};
+pub use crate::tls::Certificate;
+pub use ferry_proto::{Credentials, ProxyScheme, ProxyUrl};
+pub use http::{header, HeaderMap, Method, StatusCode, Version};
+pub use url::Url;
+
+/// Sends a GET request with a default client (proxies from the environment).
+///
+/// Builds a client per call: for more than one request, build a [`Client`]
+/// and reuse it, so that connections are reused.
+pub async fn get(url: impl IntoUrl) -> Result<Response> {
+    Client::builder().build()?.get(url).send().await
+}

@@ -1,0 +1,317 @@
+//! The blocking API: the same client, driven on the calling thread.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), ferry::Error> {
+//! let text = ferry::blocking::get("http://example.com/")?.text()?;
+//! let client = ferry::blocking::Client::builder()
+//!     .proxy(ferry::Proxy::all("http://127.0.0.1:3128")?)
+//!     .build()?;
+//! let body = client.get("https://example.com/").send()?.bytes()?;
+//! # let _ = (text, body); Ok(()) }
+//! ```
+//!
+//! Each blocking client owns a single-threaded tokio runtime that the
+//! calling thread drives while it waits: no thread hop per request. Do not
+//! use it from inside an async runtime (it panics there, as reqwest's does);
+//! use the async [`Client`](crate::Client) instead.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use tokio::runtime::Runtime;
+use url::Url;
+
+use crate::client::IntoUrl;
+use crate::error::{Error, Kind};
+use crate::{Body, Proxy, Route, RouteDecision, Timings};
+
+/// Marks a [`ClientBuilder`](crate::ClientBuilder) that builds a blocking
+/// [`Client`].
+#[derive(Debug)]
+pub enum Blocking {}
+
+/// Settings for a blocking [`Client`]: the same as the async client's.
+pub type ClientBuilder = crate::ClientBuilder<Blocking>;
+
+impl crate::ClientBuilder<Blocking> {
+    /// Builds the blocking client.
+    pub fn build(self) -> Result<Client, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::new(Kind::Builder, format!("cannot start the runtime: {e}")).with_source(e)
+            })?;
+        Ok(Client {
+            inner: self.build_async()?,
+            rt: Arc::new(rt),
+        })
+    }
+}
+
+/// A blocking HTTP client. Cheap to clone; clones share one pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: crate::Client,
+    rt: Arc<Runtime>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("blocking::Client")
+            .field(&self.inner)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client with default settings.
+    ///
+    /// # Panics
+    /// If the TLS configuration or the runtime cannot be built.
+    pub fn new() -> Client {
+        Client::builder().build().expect("default client settings")
+    }
+
+    /// A builder for a client with custom settings.
+    pub fn builder() -> ClientBuilder {
+        crate::ClientBuilder::with_flavor()
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A POST request.
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// A PUT request.
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// A DELETE request.
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// A HEAD request.
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        RequestBuilder {
+            inner: self.inner.request(method, url),
+            rt: self.rt.clone(),
+        }
+    }
+
+    /// The route a request to `url` would take, and why.
+    pub fn route_for(&self, url: impl IntoUrl) -> Result<RouteDecision, Error> {
+        self.inner.route_for(url)
+    }
+
+    /// Idle connections held by the pool.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.idle_connections()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+/// Builds a blocking request.
+#[must_use = "a RequestBuilder does nothing until sent"]
+pub struct RequestBuilder {
+    inner: crate::RequestBuilder,
+    rt: Arc<Runtime>,
+}
+
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl RequestBuilder {
+    fn map(self, f: impl FnOnce(crate::RequestBuilder) -> crate::RequestBuilder) -> RequestBuilder {
+        RequestBuilder {
+            inner: f(self.inner),
+            rt: self.rt,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header<K, V>(self, name: K, value: V) -> RequestBuilder
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        self.map(|b| b.header(name, value))
+    }
+
+    /// Adds all these headers.
+    pub fn headers(self, headers: HeaderMap) -> RequestBuilder {
+        self.map(|b| b.headers(headers))
+    }
+
+    /// Sets the body.
+    pub fn body(self, body: impl Into<Body>) -> RequestBuilder {
+        self.map(|b| b.body(body))
+    }
+
+    /// A timeout for this whole request.
+    pub fn timeout(self, timeout: Duration) -> RequestBuilder {
+        self.map(|b| b.timeout(timeout))
+    }
+
+    /// A proxy entry for this request only.
+    pub fn proxy(self, proxy: Proxy) -> RequestBuilder {
+        self.map(|b| b.proxy(proxy))
+    }
+
+    /// No proxy for this request.
+    pub fn no_proxy(self) -> RequestBuilder {
+        self.map(|b| b.no_proxy())
+    }
+
+    /// Sends the request and waits for the response head.
+    pub fn send(self) -> Result<Response, Error> {
+        let inner = self.rt.block_on(self.inner.send())?;
+        Ok(Response {
+            inner,
+            rt: self.rt,
+            pending: Bytes::new(),
+        })
+    }
+}
+
+/// A blocking response. Implements [`Read`] for streaming the body.
+pub struct Response {
+    inner: crate::Response,
+    rt: Arc<Runtime>,
+    pending: Bytes,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Response {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status()
+    }
+    /// The HTTP version.
+    pub fn version(&self) -> Version {
+        self.inner.version()
+    }
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.headers()
+    }
+    /// The URL after redirects.
+    pub fn url(&self) -> &Url {
+        self.inner.url()
+    }
+    /// The route the request took.
+    pub fn route(&self) -> &Route {
+        self.inner.route()
+    }
+    /// Whether the connection had been used before.
+    pub fn connection_reused(&self) -> bool {
+        self.inner.connection_reused()
+    }
+    /// How long each phase took.
+    pub fn timings(&self) -> Timings {
+        self.inner.timings()
+    }
+    /// The address of the first hop.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.inner.remote_addr()
+    }
+    /// The proxy's status for `CONNECT`, for tunnelled requests.
+    pub fn tunnel_status(&self) -> Option<u16> {
+        self.inner.tunnel_status()
+    }
+    /// The TLS version negotiated with the origin.
+    pub fn tls_version(&self) -> Option<&'static str> {
+        self.inner.tls_version()
+    }
+    /// The `Content-Length`, when there is one.
+    pub fn content_length(&self) -> Option<u64> {
+        self.inner.content_length()
+    }
+
+    /// The next chunk of the body, or `None` at its end.
+    pub fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        if !self.pending.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.pending)));
+        }
+        self.rt.block_on(self.inner.chunk())
+    }
+
+    /// The whole body.
+    pub fn bytes(self) -> Result<Bytes, Error> {
+        let rest = self.rt.block_on(self.inner.bytes())?;
+        if self.pending.is_empty() {
+            return Ok(rest);
+        }
+        let mut all = self.pending.to_vec();
+        all.extend_from_slice(&rest);
+        Ok(all.into())
+    }
+
+    /// The whole body as text (invalid UTF-8 replaced by U+FFFD).
+    pub fn text(self) -> Result<String, Error> {
+        let bytes = self.bytes()?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// This response, or an error for a 4xx or 5xx status.
+    pub fn error_for_status(self) -> Result<Response, Error> {
+        let Response { inner, rt, pending } = self;
+        Ok(Response {
+            inner: inner.error_for_status()?,
+            rt,
+            pending,
+        })
+    }
+}
+
+impl Read for Response {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pending.is_empty() {
+            match self.chunk() {
+                Ok(Some(b)) => self.pending = b,
+                Ok(None) => return Ok(0),
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Sends a GET request with a default blocking client.
+pub fn get(url: impl IntoUrl) -> Result<Response, Error> {
+    Client::builder().build()?.get(url).send()
+}

@@ -1,0 +1,1008 @@
+//! The client (the Session of Requests): settings, the pool, and the request
+//! path from a [`Request`] to a [`Response`].
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_proto::select::{self, EnvProxies, NoProxy, ProxyChoice, ProxyMap};
+use ferry_proto::ProxyScheme;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use url::Url;
+
+use crate::body::Body;
+use crate::connect::io::looks_like_tls;
+use crate::connect::{with_timeout, Connector, Timeouts};
+use crate::error::{Error, Kind, ProxyResponse, TimeoutPhase};
+use crate::pool::{Conn, Pool, PoolConfig, Sender};
+use crate::proxy::{basic_header, config_error, Proxy};
+use crate::request::{Request, RequestBuilder};
+use crate::response::{GiveBack, Meta, Response, ResponseBody};
+use crate::route::{HopLabel, PoolKey, Route, RouteKind, Target};
+use crate::tls::{self, Certificate, TrustSettings};
+
+/// An HTTP client: settings, proxies and a connection pool.
+///
+/// Cheap to clone; clones share one pool. Build one and reuse it: the pool
+/// is what makes the second request through a proxy cheap.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), ferry::Error> {
+/// let client = ferry::Client::builder()
+///     .proxy(ferry::Proxy::all("http://127.0.0.1:3128")?)
+///     .build()?;
+/// let resp = client.get("https://example.com/").send().await?;
+/// println!("{} via {}", resp.status(), resp.route());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientRef>,
+}
+
+struct ClientRef {
+    connector: Connector,
+    pool: Arc<Pool>,
+    proxies: Option<ProxyMap>,
+    env: Option<EnvProxies>,
+    default_headers: HeaderMap,
+    read_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    proxy_tunnel_http: bool,
+    forward_https: bool,
+    max_redirects: usize,
+}
+
+/// The route a URL would take, and why.
+#[derive(Clone, Debug)]
+pub struct RouteDecision {
+    route: Route,
+    reason: String,
+}
+
+impl RouteDecision {
+    /// The route.
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// Which rule decided (map key, environment variable, no-proxy entry).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The decision as one line: `DIRECT` or `PROXY scheme://host:port`.
+    pub fn line(&self) -> String {
+        match self.route.proxy() {
+            None => "DIRECT".to_owned(),
+            Some(p) => format!("PROXY {p}"),
+        }
+    }
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with default settings (proxies from the environment).
+    ///
+    /// # Panics
+    /// If the TLS configuration cannot be built; use [`Client::builder`] to
+    /// handle that as an error.
+    pub fn new() -> Client {
+        ClientBuilder::new()
+            .build()
+            .expect("default client settings")
+    }
+
+    /// A builder for a client with custom settings.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A POST request.
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// A PUT request.
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// A PATCH request.
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A DELETE request.
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// A HEAD request.
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url.into_url())
+    }
+
+    /// The route a request to `url` would take with this client's settings,
+    /// and the rule that decided it.
+    pub fn route_for(&self, url: impl IntoUrl) -> Result<RouteDecision, Error> {
+        let url = url.into_url()?;
+        self.decide(None, &url)
+    }
+
+    /// Idle connections held by the pool (and HTTP/2 ones being shared).
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.idle_count()
+    }
+
+    fn decide(&self, request: Option<&ProxyMap>, url: &Url) -> Result<RouteDecision, Error> {
+        let target = Target::from_url(url)?;
+        let decision = select::decide(
+            request,
+            self.inner.proxies.as_ref(),
+            self.inner.env.as_ref(),
+            url,
+        )
+        .map_err(|e| config_error(e).with_url(url))?;
+        let route = match &decision.choice {
+            ProxyChoice::Proxy(proxy) => {
+                let tunnel = if proxy.scheme().is_socks() {
+                    true
+                } else if target.is_https() {
+                    !self.inner.forward_https
+                } else {
+                    self.inner.proxy_tunnel_http
+                };
+                let kind = if tunnel {
+                    RouteKind::Tunnel
+                } else {
+                    RouteKind::Forward
+                };
+                Route::via(kind, proxy.clone())
+            }
+            _ => Route::direct(),
+        };
+        Ok(RouteDecision {
+            route,
+            reason: decision.reason.to_string(),
+        })
+    }
+
+    /// Sends a request, following redirects as configured.
+    pub async fn execute(&self, request: Request) -> Result<Response, Error> {
+        let total = request.timeout.or(self.inner.total_timeout);
+        let url = request.url.clone();
+        let deadline = total.map(|d| Instant::now() + d);
+        let run = self.follow(request, deadline);
+        match total {
+            None => run.await,
+            Some(d) => match tokio::time::timeout(d, run).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::timeout(TimeoutPhase::Total, d).with_url(&url)),
+            },
+        }
+    }
+
+    async fn follow(&self, mut req: Request, deadline: Option<Instant>) -> Result<Response, Error> {
+        let mut hops = 0;
+        loop {
+            let spare = req.body.try_clone();
+            let body = std::mem::take(&mut req.body);
+            let resp = self.send(&req, body, deadline).await?;
+            let Some(next) = self.redirect(&req, &resp)? else {
+                return Ok(resp);
+            };
+            hops += 1;
+            if hops > self.inner.max_redirects {
+                return Err(Error::new(
+                    Kind::Redirect,
+                    format!("more than {} redirects", self.inner.max_redirects),
+                )
+                .with_url(&req.url));
+            }
+            // Read a small body to the end so that its connection is reused.
+            if resp.content_length().is_some_and(|n| n <= 64 * 1024) {
+                let _ = resp.bytes().await;
+            }
+            let status = next.0;
+            let keep_method = matches!(
+                status,
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            );
+            if keep_method {
+                req.body = spare.ok_or_else(|| {
+                    Error::new(
+                        Kind::Redirect,
+                        format!("{status} redirect needs the body again, but it was a stream"),
+                    )
+                    .with_url(&req.url)
+                })?;
+            } else if req.method != Method::HEAD && req.method != Method::GET {
+                req.method = Method::GET;
+                for h in [
+                    header::CONTENT_TYPE,
+                    header::CONTENT_LENGTH,
+                    header::TRANSFER_ENCODING,
+                ] {
+                    req.headers.remove(h);
+                }
+            }
+            if !same_origin(&req.url, &next.1) {
+                for h in [header::AUTHORIZATION, header::COOKIE] {
+                    req.headers.remove(h);
+                }
+            }
+            req.url = next.1;
+        }
+    }
+
+    fn redirect(&self, req: &Request, resp: &Response) -> Result<Option<(StatusCode, Url)>, Error> {
+        let status = resp.status();
+        if self.inner.max_redirects == 0
+            || !status.is_redirection()
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok(None);
+        }
+        let Some(location) = resp.headers().get(header::LOCATION) else {
+            return Ok(None);
+        };
+        let location = location.to_str().map_err(|_| {
+            Error::new(Kind::Redirect, "redirect Location is not valid text").with_url(&req.url)
+        })?;
+        let next = req.url.join(location).map_err(|e| {
+            Error::new(
+                Kind::Redirect,
+                format!("bad redirect Location {location:?}: {e}"),
+            )
+            .with_url(&req.url)
+        })?;
+        Ok(Some((status, next)))
+    }
+
+    /// One exchange: choose the route, get a connection for it (pooled or
+    /// new), send, and wrap the response.
+    async fn send(
+        &self,
+        req: &Request,
+        body: Body,
+        deadline: Option<Instant>,
+    ) -> Result<Response, Error> {
+        let start = Instant::now();
+        let url = &req.url;
+        let decision = self.decide(req.proxies.as_deref(), url)?;
+        let route = decision.route;
+        let target = Target::from_url(url)?;
+        // A Proxy-Authorization set by hand is for the proxy: it rides on the
+        // CONNECT of a tunnel, on forwarded requests, and nowhere else.
+        let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION).cloned();
+        let key = PoolKey::new(&route, &target, hand_auth.as_ref());
+
+        let mut spare = body.try_clone();
+        let mut body = Some(body);
+        let mut retried = false;
+        loop {
+            let (mut conn, reused) = match self.inner.pool.checkout(&key) {
+                Some(c) => (c, true),
+                None => (
+                    self.connect(&key, hand_auth.as_ref())
+                        .await
+                        .map_err(|e| e.with_url(url))?,
+                    false,
+                ),
+            };
+            if let Sender::H1(s) = &mut conn.sender {
+                if let Err(e) = s.ready().await {
+                    if reused {
+                        // Closed while idle: nothing was sent, try another.
+                        continue;
+                    }
+                    return Err(Error::new(
+                        Kind::Request,
+                        format!("the new connection failed at once: {e}"),
+                    )
+                    .with_source(e)
+                    .with_url(url));
+                }
+            }
+            let h2 = matches!(conn.sender, Sender::H2(_));
+            let Some(this_body) = body.take().or_else(|| spare.take()) else {
+                return Err(Error::new(
+                    Kind::Request,
+                    "connection failed and the body cannot be sent again",
+                )
+                .with_url(url));
+            };
+            let request = self.http_request(req, &route, &target, h2, this_body)?;
+            let sent = match &mut conn.sender {
+                Sender::H1(s) => {
+                    with_timeout(
+                        self.inner.read_timeout,
+                        TimeoutPhase::Read,
+                        s.try_send_request(request),
+                    )
+                    .await
+                }
+                Sender::H2(s) => {
+                    with_timeout(
+                        self.inner.read_timeout,
+                        TimeoutPhase::Read,
+                        s.try_send_request(request),
+                    )
+                    .await
+                }
+            };
+            let sent = sent.map_err(|e| e.with_url(url))?;
+            match sent {
+                Ok(resp) => {
+                    let meta = Meta {
+                        route,
+                        reused,
+                        conn: conn.info.clone(),
+                        first_byte: start.elapsed(),
+                    };
+                    let (parts, incoming) = resp.into_parts();
+                    let give_back = match conn.sender {
+                        Sender::H1(_) => Some(GiveBack {
+                            pool: self.inner.pool.clone(),
+                            key,
+                            conn,
+                        }),
+                        Sender::H2(_) => None,
+                    };
+                    let body =
+                        ResponseBody::new(incoming, give_back, self.inner.read_timeout, deadline);
+                    let resp = Response::new(parts, url.clone(), meta, body);
+                    if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                        && resp.route().kind() == RouteKind::Forward
+                    {
+                        return Err(forward_auth_error(resp).await);
+                    }
+                    return Ok(resp);
+                }
+                Err(mut failed) => {
+                    let unsent = failed.take_message();
+                    let error = failed.into_error();
+                    if h2 {
+                        self.inner.pool.remove(&key, conn.id);
+                    }
+                    let safe = unsent.is_some()
+                        || (is_idempotent(&req.method) && error.is_incomplete_message());
+                    if reused && !retried && safe {
+                        tracing::debug!("request on a reused connection failed ({error}); retrying on a new one");
+                        retried = true;
+                        body = unsent.map(|r| r.into_body());
+                        continue;
+                    }
+                    return Err(request_error(error, &route, &conn, url));
+                }
+            }
+        }
+    }
+
+    async fn connect(&self, key: &PoolKey, hand_auth: Option<&HeaderValue>) -> Result<Conn, Error> {
+        let est = self.inner.connector.connect(key, hand_auth).await?;
+        let io = TokioIo::new(est.io);
+        let proxy = key.proxy().cloned();
+        let protocol_error = move |e: hyper::Error| {
+            let e = Error::new(Kind::Request, format!("HTTP handshake failed: {e}")).with_source(e);
+            match &proxy {
+                Some(p) => e.with_hop(HopLabel::of(p)),
+                None => e,
+            }
+        };
+        let conn = if est.h2 {
+            let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                .handshake(io)
+                .await
+                .map_err(protocol_error)?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("HTTP/2 connection ended: {e}");
+                }
+            });
+            let conn = Conn::new(Sender::H2(sender), est.info);
+            if let Some(shared) = conn.share() {
+                self.inner.pool.checkin(key, shared);
+            }
+            conn
+        } else {
+            let (sender, conn) = hyper::client::conn::http1::Builder::new()
+                .handshake(io)
+                .await
+                .map_err(protocol_error)?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("HTTP/1.1 connection ended: {e}");
+                }
+            });
+            Conn::new(Sender::H1(sender), est.info)
+        };
+        Ok(conn)
+    }
+
+    /// The request as hyper sends it on this route: absolute-form to a
+    /// forwarding proxy, origin-form otherwise; `Host` for HTTP/1.1;
+    /// `Proxy-Authorization` only when the proxy reads this request.
+    fn http_request(
+        &self,
+        req: &Request,
+        route: &Route,
+        target: &Target,
+        h2: bool,
+        body: Body,
+    ) -> Result<http::Request<Body>, Error> {
+        let url = &req.url;
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let forward = route.kind() == RouteKind::Forward;
+        let uri = if forward || h2 {
+            format!("{}://{}{}", url.scheme(), target.host_header(), path)
+        } else {
+            path.to_owned()
+        };
+        let mut headers =
+            HeaderMap::with_capacity(self.inner.default_headers.len() + req.headers.len() + 2);
+        for (name, value) in &self.inner.default_headers {
+            if !req.headers.contains_key(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        for (name, value) in &req.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        if !h2 && !headers.contains_key(header::HOST) {
+            let host = HeaderValue::try_from(target.host_header())
+                .map_err(|e| Error::new(Kind::InvalidUrl, format!("bad host: {e}")))?;
+            headers.insert(header::HOST, host);
+        }
+        if h2 {
+            headers.remove(header::HOST);
+        }
+        if forward {
+            if !headers.contains_key(header::PROXY_AUTHORIZATION) {
+                if let Some(v) = route.proxy().and_then(basic_header) {
+                    headers.insert(header::PROXY_AUTHORIZATION, v);
+                }
+            }
+        } else {
+            headers.remove(header::PROXY_AUTHORIZATION);
+        }
+        let mut request = http::Request::new(body);
+        *request.method_mut() = req.method.clone();
+        *request.uri_mut() = uri.parse().map_err(|e| {
+            Error::new(Kind::InvalidUrl, format!("URL cannot be sent: {e}")).with_url(url)
+        })?;
+        *request.version_mut() = if h2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        };
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+}
+
+/// The error for a failed exchange. On a forwarding route the proxy is the
+/// peer: if it answered with TLS, the proxy URL's scheme is wrong.
+fn request_error(error: hyper::Error, route: &Route, conn: &Conn, url: &Url) -> Error {
+    let (RouteKind::Forward, Some(proxy)) = (route.kind(), route.proxy()) else {
+        return Error::new(Kind::Request, format!("request failed: {error}"))
+            .with_source(error)
+            .with_url(url);
+    };
+    let tls_answer = proxy.scheme() == ProxyScheme::Http
+        && conn.info.sniffed().is_some_and(|b| looks_like_tls(&b));
+    if tls_answer {
+        return Error::new(
+            Kind::ProxyProtocol,
+            format!("the proxy answered with TLS: {error}"),
+        )
+        .with_source(error)
+        .with_url(url)
+        .with_hop(HopLabel::of(proxy))
+        .with_hint(format!(
+            "the proxy is probably a TLS proxy: use https://{} as the proxy URL",
+            proxy.authority()
+        ));
+    }
+    Error::new(
+        Kind::Request,
+        format!("request forwarded through the proxy failed: {error}"),
+    )
+    .with_source(error)
+    .with_url(url)
+    .with_hop(HopLabel::of(proxy))
+}
+
+async fn forward_auth_error(resp: Response) -> Error {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let url = resp.url().clone();
+    let proxy = resp.route().proxy().cloned();
+    let has_creds = proxy.as_ref().is_some_and(|p| p.credentials().is_some());
+    let body = match resp.content_length() {
+        Some(n) if n <= 64 * 1024 => resp.bytes().await.unwrap_or_default(),
+        _ => Default::default(),
+    };
+    let response = ProxyResponse {
+        status,
+        reason: status.canonical_reason().unwrap_or("").to_owned(),
+        headers,
+        body,
+        truncated: false,
+    };
+    let mut e = crate::connect::tunnel::auth_error(response, has_creds).with_url(&url);
+    if let Some(p) = proxy {
+        e = e.with_hop(HopLabel::of(&p));
+    }
+    e
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("proxies", &self.inner.proxies)
+            .field("trust_env", &self.inner.env.is_some())
+            .field("pool", &self.inner.pool)
+            .finish()
+    }
+}
+
+/// Things that can be read as a request URL: `&str`, `String`, [`Url`].
+pub trait IntoUrl {
+    /// The parsed URL.
+    fn into_url(self) -> Result<Url, Error>;
+}
+
+impl IntoUrl for Url {
+    fn into_url(self) -> Result<Url, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoUrl for &Url {
+    fn into_url(self) -> Result<Url, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoUrl for &str {
+    fn into_url(self) -> Result<Url, Error> {
+        Url::parse(self).map_err(|e| {
+            let shown = Url::parse(self).map(|u| crate::error::redact_url(&u).to_string());
+            Error::new(
+                Kind::InvalidUrl,
+                format!("invalid URL {:?}: {e}", shown.unwrap_or_default()),
+            )
+            .with_source(e)
+        })
+    }
+}
+
+impl IntoUrl for String {
+    fn into_url(self) -> Result<Url, Error> {
+        self.as_str().into_url()
+    }
+}
+
+impl IntoUrl for &String {
+    fn into_url(self) -> Result<Url, Error> {
+        self.as_str().into_url()
+    }
+}
+
+/// Builds the proxy map of a client or a request.
+pub(crate) fn build_map(
+    entries: &[Proxy],
+    pairs: &[(String, String)],
+    no_proxy: Option<&str>,
+) -> Result<ProxyMap, Error> {
+    let mut map = ProxyMap::new();
+    for (key, value) in pairs {
+        map.insert(key, value).map_err(config_error)?;
+    }
+    for p in entries {
+        let choice = match &p.url {
+            Some(u) => ProxyChoice::Proxy(u.clone()),
+            None => ProxyChoice::Direct,
+        };
+        map.insert_choice(&p.key, choice).map_err(config_error)?;
+    }
+    if let Some(list) = no_proxy {
+        map.set_no_proxy(NoProxy::parse(list));
+    }
+    Ok(map)
+}
+
+type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Settings for a [`Client`]. Every method has an example in its crate-level
+/// documentation; errors are kept and returned by [`build`](Self::build).
+///
+/// The type parameter says what [`build`](Self::build) makes: an async
+/// [`Client`] (the default) or a [`blocking::Client`](crate::blocking::Client);
+/// every setting is the same for both.
+#[must_use]
+pub struct ClientBuilder<F = Async> {
+    flavor: PhantomData<F>,
+    proxies: Vec<Proxy>,
+    map_pairs: Vec<(String, String)>,
+    no_proxy: Option<String>,
+    trust_env: bool,
+    env_lookup: Option<EnvLookup>,
+    origin_trust: TrustSettings,
+    proxy_trust: TrustSettings,
+    timeouts: Timeouts,
+    read_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    pool: PoolConfig,
+    http1_only: bool,
+    user_agent: Option<HeaderValue>,
+    default_headers: HeaderMap,
+    proxy_headers: HeaderMap,
+    proxy_tunnel_http: bool,
+    forward_https: bool,
+    max_redirects: usize,
+    error: Option<Error>,
+}
+
+/// Marks a [`ClientBuilder`] that builds an async [`Client`].
+#[derive(Debug)]
+pub enum Async {}
+
+impl Default for ClientBuilder {
+    fn default() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+}
+
+impl<F> fmt::Debug for ClientBuilder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("proxies", &self.proxies)
+            .field("trust_env", &self.trust_env)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Default settings: proxies from the environment, the system's trust
+    /// store, HTTP/2 when the origin offers it, up to 10 redirects followed.
+    pub fn new() -> ClientBuilder {
+        ClientBuilder::with_flavor()
+    }
+
+    /// Builds the client. Reads the environment (when trusted) now.
+    pub fn build(self) -> Result<Client, Error> {
+        self.build_async()
+    }
+}
+
+impl<F> ClientBuilder<F> {
+    pub(crate) fn with_flavor() -> ClientBuilder<F> {
+        ClientBuilder {
+            flavor: PhantomData,
+            proxies: Vec::new(),
+            map_pairs: Vec::new(),
+            no_proxy: None,
+            trust_env: true,
+            env_lookup: None,
+            origin_trust: TrustSettings::default(),
+            proxy_trust: TrustSettings::default(),
+            timeouts: Timeouts {
+                connect: Some(Duration::from_secs(30)),
+                tunnel: Some(Duration::from_secs(30)),
+                tls: Some(Duration::from_secs(30)),
+            },
+            read_timeout: None,
+            total_timeout: None,
+            pool: PoolConfig::default(),
+            http1_only: false,
+            user_agent: Some(HeaderValue::from_static(concat!(
+                "ferry/",
+                env!("CARGO_PKG_VERSION")
+            ))),
+            default_headers: HeaderMap::new(),
+            proxy_headers: HeaderMap::new(),
+            proxy_tunnel_http: false,
+            forward_https: false,
+            max_redirects: 10,
+            error: None,
+        }
+    }
+
+    fn fail(mut self, e: Error) -> Self {
+        self.error.get_or_insert(e);
+        self
+    }
+
+    /// Adds a proxy entry (see [`Proxy`]); later entries for the same key
+    /// replace earlier ones.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies.push(proxy);
+        self
+    }
+
+    /// Adds entries of a Requests-style proxy map: keys such as `http`,
+    /// `https`, `all`, `https://host:port`, `all://*.example.com`; values
+    /// are proxy URLs or `DIRECT`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// let client = ferry::Client::builder()
+    ///     .proxies([("http", "http://p1:3128"), ("https", "http://p2:3128"), ("all://localhost", "DIRECT")])
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxies<I, K, V>(mut self, map: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (k, v) in map {
+            self.map_pairs
+                .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        }
+        self
+    }
+
+    /// A no-proxy list (NO_PROXY syntax) for the client's proxy map.
+    pub fn no_proxy(mut self, list: &str) -> Self {
+        self.no_proxy = Some(list.to_owned());
+        self
+    }
+
+    /// Whether to use the proxy environment variables (`HTTP_PROXY`,
+    /// `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`...). On by default; read once,
+    /// when the client is built.
+    pub fn trust_env(mut self, on: bool) -> Self {
+        self.trust_env = on;
+        self
+    }
+
+    /// Reads the proxy variables through `lookup` instead of the process
+    /// environment (for configuration from elsewhere, and for tests).
+    pub fn env_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env_lookup = Some(Box::new(lookup));
+        self
+    }
+
+    /// Trusts this CA for origins, besides the system's.
+    pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
+        self.origin_trust.extra_roots.push(cert);
+        self
+    }
+
+    /// Whether to trust the system's CAs for origins (on by default).
+    pub fn tls_built_in_root_certs(mut self, on: bool) -> Self {
+        self.origin_trust.no_built_in_roots = !on;
+        self
+    }
+
+    /// Accepts any origin certificate. Dangerous: anyone on the path can
+    /// read and change the traffic.
+    pub fn danger_accept_invalid_certs(mut self, on: bool) -> Self {
+        self.origin_trust.accept_invalid_certs = on;
+        self
+    }
+
+    /// Trusts this CA for `https://` proxies (only for proxies, never for
+    /// origins).
+    pub fn add_proxy_root_certificate(mut self, cert: Certificate) -> Self {
+        self.proxy_trust.extra_roots.push(cert);
+        self
+    }
+
+    /// Whether to trust the system's CAs for `https://` proxies.
+    pub fn proxy_tls_built_in_root_certs(mut self, on: bool) -> Self {
+        self.proxy_trust.no_built_in_roots = !on;
+        self
+    }
+
+    /// Accepts any certificate from an `https://` proxy. Dangerous.
+    pub fn danger_accept_invalid_proxy_certs(mut self, on: bool) -> Self {
+        self.proxy_trust.accept_invalid_certs = on;
+        self
+    }
+
+    /// A header sent to proxies only: on `CONNECT` requests (curl's
+    /// `--proxy-header`).
+    pub fn proxy_header<K, V>(self, name: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: fmt::Display,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: fmt::Display,
+    {
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(n), Ok(v)) => {
+                let mut s = self;
+                s.proxy_headers.append(n, v);
+                s
+            }
+            (Err(e), _) => self.fail(Error::builder(format!("invalid proxy header name: {e}"))),
+            (_, Err(e)) => self.fail(Error::builder(format!("invalid proxy header value: {e}"))),
+        }
+    }
+
+    /// Headers sent on every request (a request's own headers of the same
+    /// name replace them).
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// The `User-Agent` (default `ferry/VERSION`), also sent on `CONNECT`.
+    pub fn user_agent(self, value: &str) -> Self {
+        match HeaderValue::try_from(value) {
+            Ok(v) => {
+                let mut s = self;
+                s.user_agent = Some(v);
+                s
+            }
+            Err(e) => self.fail(Error::builder(format!("invalid User-Agent: {e}"))),
+        }
+    }
+
+    /// Timeout for each TCP connection (to the origin, or to each proxy hop).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.timeouts.connect = Some(d);
+        self
+    }
+
+    /// Timeout for the `CONNECT` exchange with a proxy.
+    pub fn tunnel_timeout(mut self, d: Duration) -> Self {
+        self.timeouts.tunnel = Some(d);
+        self
+    }
+
+    /// Timeout for each TLS handshake (with a proxy or the origin).
+    pub fn tls_handshake_timeout(mut self, d: Duration) -> Self {
+        self.timeouts.tls = Some(d);
+        self
+    }
+
+    /// Timeout for each wait for response bytes (the head, then each body
+    /// read).
+    pub fn read_timeout(mut self, d: Duration) -> Self {
+        self.read_timeout = Some(d);
+        self
+    }
+
+    /// Timeout for a whole request, redirects and body reads included.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.total_timeout = Some(d);
+        self
+    }
+
+    /// How long an idle connection is kept (default 90 s; `None` = forever).
+    pub fn pool_idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.pool.idle_timeout = d;
+        self
+    }
+
+    /// At most this many idle connections per route (default: no limit).
+    pub fn pool_max_idle_per_route(mut self, n: usize) -> Self {
+        self.pool.max_idle_per_key = n;
+        self
+    }
+
+    /// Speaks only HTTP/1.1 to origins (no `h2` in ALPN).
+    pub fn http1_only(mut self) -> Self {
+        self.http1_only = true;
+        self
+    }
+
+    /// Tunnels `http://` URLs through `CONNECT` too, instead of forwarding
+    /// them (curl's `--proxytunnel`).
+    pub fn proxy_tunnel(mut self, on: bool) -> Self {
+        self.proxy_tunnel_http = on;
+        self
+    }
+
+    /// Sends `https://` requests to an HTTP proxy in absolute form and lets
+    /// the proxy make the TLS connection, instead of a `CONNECT` tunnel.
+    /// Dangerous: the proxy sees and can change everything, and the origin's
+    /// certificate is checked by the proxy, if at all.
+    pub fn danger_forward_https_through_proxy(mut self, on: bool) -> Self {
+        self.forward_https = on;
+        self
+    }
+
+    /// How many redirects to follow (default 10; 0 = none).
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    pub(crate) fn build_async(self) -> Result<Client, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let has_map =
+            !self.proxies.is_empty() || !self.map_pairs.is_empty() || self.no_proxy.is_some();
+        let proxies = if has_map {
+            Some(build_map(
+                &self.proxies,
+                &self.map_pairs,
+                self.no_proxy.as_deref(),
+            )?)
+        } else {
+            None
+        };
+        let env = match (self.trust_env, &self.env_lookup) {
+            (false, _) => None,
+            (true, Some(lookup)) => Some(EnvProxies::from_lookup(|name| lookup(name))),
+            // The one place that reads the process environment.
+            (true, None) => Some(EnvProxies::from_lookup(|name| std::env::var(name).ok())),
+        };
+        let alpn: &[&[u8]] = if self.http1_only {
+            &[b"http/1.1"]
+        } else {
+            &[b"h2", b"http/1.1"]
+        };
+        let connector = Connector {
+            origin_tls: tls::client_config(&self.origin_trust, alpn)?,
+            proxy_tls: tls::client_config(&self.proxy_trust, &[b"http/1.1"])?,
+            timeouts: self.timeouts,
+            user_agent: self.user_agent.clone(),
+            proxy_headers: self.proxy_headers,
+        };
+        let mut default_headers = self.default_headers;
+        if let Some(ua) = self.user_agent {
+            default_headers.entry(header::USER_AGENT).or_insert(ua);
+        }
+        default_headers
+            .entry(header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        Ok(Client {
+            inner: Arc::new(ClientRef {
+                connector,
+                pool: Arc::new(Pool::new(self.pool)),
+                proxies,
+                env,
+                default_headers,
+                read_timeout: self.read_timeout,
+                total_timeout: self.total_timeout,
+                proxy_tunnel_http: self.proxy_tunnel_http,
+                forward_https: self.forward_https,
+                max_redirects: self.max_redirects,
+            }),
+        })
+    }
+}

@@ -1,0 +1,227 @@
+//! The stream types the connector stack passes from layer to layer.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Any stream a layer can run over: TCP, TLS over TCP, TLS inside a tunnel...
+/// One boxed type keeps each layer written once, whatever is below it (the
+/// cost, one indirect call per read or write, is far below a syscall).
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+pub(crate) type BoxIo = Box<dyn Io>;
+
+/// A stream with bytes already read from it put back in front: what a proxy
+/// sent right after its `CONNECT` answer belongs to the tunnel, not to us.
+pub(crate) struct Prefixed<S> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    pub(crate) fn new(prefix: Vec<u8>, inner: S) -> Prefixed<S> {
+        Prefixed {
+            prefix,
+            pos: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = (self.prefix.len() - self.pos).min(buf.remaining());
+            let start = self.pos;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            if self.pos == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// How many leading bytes [`Sniff`] keeps.
+pub(crate) const SNIFF_LEN: usize = 8;
+
+/// Keeps the first bytes the peer sent, so that a failed handshake can be
+/// explained: `HTTP/1.1 400` in answer to a TLS ClientHello means the proxy
+/// speaks plain HTTP.
+pub(crate) struct Sniff<S> {
+    first: [u8; SNIFF_LEN],
+    len: usize,
+    inner: S,
+    shared: Option<SniffRecord>,
+}
+
+/// The first bytes of a stream that was handed on to hyper, kept where the
+/// request path can still see them after hyper fails to parse them.
+pub(crate) type SniffRecord = Arc<Mutex<Vec<u8>>>;
+
+impl<S> Sniff<S> {
+    pub(crate) fn new(inner: S) -> Sniff<S> {
+        Sniff {
+            first: [0; SNIFF_LEN],
+            len: 0,
+            inner,
+            shared: None,
+        }
+    }
+
+    /// A sniffer that also copies the first bytes into `record`.
+    pub(crate) fn recording(inner: S, record: SniffRecord) -> Sniff<S> {
+        Sniff {
+            shared: Some(record),
+            ..Sniff::new(inner)
+        }
+    }
+
+    pub(crate) fn first_bytes(&self) -> &[u8] {
+        &self.first[..self.len]
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if self.len < SNIFF_LEN {
+            let new = &buf.filled()[before..];
+            let n = new.len().min(SNIFF_LEN - self.len);
+            let start = self.len;
+            self.first[start..start + n].copy_from_slice(&new[..n]);
+            self.len += n;
+            if let Some(record) = &self.shared {
+                record
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&new[..n]);
+            }
+        }
+        res
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Sniff<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Whether these first bytes from a peer look like an HTTP response.
+pub(crate) fn looks_like_http(first: &[u8]) -> bool {
+    first.starts_with(b"HTTP/")
+        || (first.len() < 5 && b"HTTP/".starts_with(first) && !first.is_empty())
+}
+
+/// Whether these first bytes look like a TLS record (alert or handshake).
+pub(crate) fn looks_like_tls(first: &[u8]) -> bool {
+    matches!(first, [0x15 | 0x16, 0x03, ..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn prefixed_yields_prefix_then_stream() {
+        let (mut a, b) = tokio::io::duplex(64);
+        a.write_all(b" world").await.unwrap();
+        drop(a);
+        let mut p = Prefixed::new(b"hello".to_vec(), b);
+        let mut out = String::new();
+        p.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "hello world");
+    }
+
+    #[tokio::test]
+    async fn prefixed_respects_small_buffers() {
+        let (a, b) = tokio::io::duplex(64);
+        drop(a);
+        let mut p = Prefixed::new(b"abcdef".to_vec(), b);
+        let mut one = [0u8; 4];
+        assert_eq!(p.read(&mut one).await.unwrap(), 4);
+        assert_eq!(&one, b"abcd");
+        assert_eq!(p.read(&mut one).await.unwrap(), 2);
+        assert_eq!(&one[..2], b"ef");
+        assert_eq!(p.read(&mut one).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn sniff_keeps_first_bytes() {
+        let (mut a, b) = tokio::io::duplex(64);
+        a.write_all(b"HTTP/1.1 400 Bad Request\r\n").await.unwrap();
+        drop(a);
+        let mut s = Sniff::new(b);
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        assert_eq!(s.first_bytes(), b"HTTP/1.1");
+        assert!(looks_like_http(s.first_bytes()));
+        assert!(looks_like_tls(&[0x15, 0x03, 0x03]));
+        assert!(!looks_like_tls(b"HTTP"));
+    }
+}

@@ -1,0 +1,338 @@
+//! The connector stack: from a pool key to an HTTP connection.
+//!
+//! One layer per file, each run over the stream the layer below produced:
+//!
+//! ```text
+//! tcp ──> tls (to an https:// proxy) ──> tunnel (CONNECT) ──> tls (to the origin) ──> hyper
+//!  └────────────── direct: tcp ──> tls (to the origin) ───────────────────────────┘
+//! ```
+//!
+//! Every layer maps its failures to an [`Error`] whose kind names the hop
+//! (proxy or origin) and the phase, and adds a hint when the failure looks
+//! like a misconfiguration.
+
+pub(crate) mod io;
+pub(crate) mod tcp;
+pub(crate) mod tls;
+pub(crate) mod tunnel;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_proto::{ProxyScheme, ProxyUrl};
+use http::{HeaderMap, HeaderValue};
+use rustls::ClientConfig;
+
+use self::io::{looks_like_http, BoxIo, Sniff, SniffRecord};
+use self::tls::{TlsFailure, TlsInfo};
+use crate::error::{Error, Kind, TimeoutPhase};
+use crate::route::{HopLabel, PoolKey, Target};
+use crate::tls::server_name;
+
+/// The timeouts of connection setup, per phase.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Option<Duration>,
+    pub(crate) tunnel: Option<Duration>,
+    pub(crate) tls: Option<Duration>,
+}
+
+/// What is constant for every connection of one client.
+#[derive(Debug)]
+pub(crate) struct Connector {
+    pub(crate) origin_tls: Arc<ClientConfig>,
+    pub(crate) proxy_tls: Arc<ClientConfig>,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) user_agent: Option<HeaderValue>,
+    pub(crate) proxy_headers: HeaderMap,
+}
+
+/// How a new connection was made: what a response reports about it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnInfo {
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) dns: Option<Duration>,
+    pub(crate) connect: Option<Duration>,
+    pub(crate) proxy_tls: Option<TlsInfo>,
+    pub(crate) proxy_tls_time: Option<Duration>,
+    pub(crate) tunnel: Option<Duration>,
+    pub(crate) tunnel_status: Option<u16>,
+    pub(crate) origin_tls: Option<TlsInfo>,
+    pub(crate) origin_tls_time: Option<Duration>,
+    pub(crate) total: Duration,
+    /// The first bytes a forwarding proxy sent, to explain parse failures.
+    pub(crate) sniff: Option<SniffRecord>,
+}
+
+impl ConnInfo {
+    pub(crate) fn sniffed(&self) -> Option<Vec<u8>> {
+        let record = self.sniff.as_ref()?;
+        let bytes = record.lock().unwrap_or_else(|e| e.into_inner());
+        Some(bytes.clone())
+    }
+}
+
+/// A stream ready for HTTP, and how it was made.
+pub(crate) struct Established {
+    pub(crate) io: BoxIo,
+    pub(crate) h2: bool,
+    pub(crate) info: ConnInfo,
+}
+
+impl Connector {
+    /// Builds the stream for `key`, hop by hop. `proxy_auth` is a
+    /// `Proxy-Authorization` value set by hand on the request, which goes on
+    /// the `CONNECT` instead of the proxy's own credentials.
+    pub(crate) async fn connect(
+        &self,
+        key: &PoolKey,
+        proxy_auth: Option<&HeaderValue>,
+    ) -> Result<Established, Error> {
+        let start = Instant::now();
+        let mut info = ConnInfo::default();
+        let (io, h2) = match key {
+            PoolKey::Direct(target) => {
+                let io = self.tcp(&target.host, target.port, None, &mut info).await?;
+                self.origin_layer(target, io, None, &mut info).await?
+            }
+            PoolKey::Forward(proxy) => {
+                let io = self.proxy_layer(proxy, &mut info).await?;
+                let record = SniffRecord::default();
+                info.sniff = Some(record.clone());
+                (Box::new(Sniff::recording(io, record)) as BoxIo, false)
+            }
+            PoolKey::Tunnel(proxy, target, _) => {
+                let io = self.proxy_layer(proxy, &mut info).await?;
+                let io = self
+                    .tunnel_layer(proxy, target, io, proxy_auth, &mut info)
+                    .await?;
+                self.origin_layer(target, io, Some(proxy), &mut info)
+                    .await?
+            }
+        };
+        info.total = start.elapsed();
+        Ok(Established { io, h2, info })
+    }
+
+    async fn tcp(
+        &self,
+        host: &str,
+        port: u16,
+        proxy: Option<&ProxyUrl>,
+        info: &mut ConnInfo,
+    ) -> Result<BoxIo, Error> {
+        let result = with_timeout(
+            self.timeouts.connect,
+            TimeoutPhase::Connect,
+            tcp::connect(host, port),
+        )
+        .await;
+        let fail = |e: Error| match proxy {
+            Some(p) => e.with_hop(HopLabel::of(p)),
+            None => e,
+        };
+        let tcp = result.map_err(fail)?.map_err(|e| {
+            let error = match proxy {
+                Some(p) => Error::new(Kind::ProxyConnect, format!("cannot reach the proxy: {e}"))
+                    .with_hop(HopLabel::of(p))
+                    .with_hint(
+                        "check the proxy URL's host and port, and that the proxy is running",
+                    ),
+                None => Error::new(
+                    Kind::Connect,
+                    format!("cannot connect to {host}:{port}: {e}"),
+                ),
+            };
+            error.with_source(e)
+        })?;
+        info.peer = Some(tcp.peer);
+        info.dns = Some(tcp.dns);
+        info.connect = Some(tcp.connect);
+        Ok(Box::new(tcp.stream))
+    }
+
+    /// TCP to the proxy, and TLS to it for `https://` proxies.
+    async fn proxy_layer(&self, proxy: &ProxyUrl, info: &mut ConnInfo) -> Result<BoxIo, Error> {
+        if proxy.scheme().is_socks() {
+            return Err(Error::new(
+                Kind::ProxyConfig,
+                format!("{} proxies are not supported yet", proxy.scheme()),
+            )
+            .with_hop(HopLabel::of(proxy))
+            .with_hint("use an http:// or https:// proxy"));
+        }
+        let io = self
+            .tcp(proxy.host(), proxy.port(), Some(proxy), info)
+            .await?;
+        if proxy.scheme() != ProxyScheme::Https {
+            return Ok(io);
+        }
+        let start = Instant::now();
+        let name = server_name(proxy.host())?;
+        let handshake = tls::handshake(self.proxy_tls.clone(), name, io);
+        let result = with_timeout(self.timeouts.tls, TimeoutPhase::TlsHandshake, handshake)
+            .await
+            .map_err(|e| e.with_hop(HopLabel::of(proxy)))?;
+        let (io, tls) = result.map_err(|failure| {
+            let hint = looks_like_http(&failure.first_bytes).then(|| {
+                format!(
+                    "the proxy answered in plain HTTP, so it is probably not a TLS proxy: use http://{} as the proxy URL",
+                    proxy.authority()
+                )
+            });
+            tls_error(Kind::ProxyTls, "TLS handshake with the proxy failed", failure, hint).with_hop(HopLabel::of(proxy))
+        })?;
+        info.proxy_tls = Some(tls);
+        info.proxy_tls_time = Some(start.elapsed());
+        Ok(io)
+    }
+
+    async fn tunnel_layer(
+        &self,
+        proxy: &ProxyUrl,
+        target: &Target,
+        io: BoxIo,
+        proxy_auth: Option<&HeaderValue>,
+        info: &mut ConnInfo,
+    ) -> Result<BoxIo, Error> {
+        let start = Instant::now();
+        let mut headers = Vec::with_capacity(2 + self.proxy_headers.len());
+        if let Some(ua) = &self.user_agent {
+            headers.push((http::header::USER_AGENT, ua.clone()));
+        }
+        let auth = match proxy_auth {
+            Some(v) => Some(v.clone()),
+            None => crate::proxy::basic_header(proxy),
+        };
+        if let Some(v) = auth {
+            headers.push((http::header::PROXY_AUTHORIZATION, v));
+        }
+        for (name, value) in &self.proxy_headers {
+            headers.push((name.clone(), value.clone()));
+        }
+        let authority = target.authority();
+        let setup = tunnel::establish(io, proxy, &authority, &headers);
+        let (io, status) = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
+            .await
+            .and_then(|r| r)
+            .map_err(|e| e.with_hop(HopLabel::of(proxy)))?;
+        info.tunnel = Some(start.elapsed());
+        info.tunnel_status = Some(status);
+        Ok(io)
+    }
+
+    /// TLS to the origin for https targets; says whether HTTP/2 was agreed.
+    async fn origin_layer(
+        &self,
+        target: &Target,
+        io: BoxIo,
+        via: Option<&ProxyUrl>,
+        info: &mut ConnInfo,
+    ) -> Result<(BoxIo, bool), Error> {
+        if !target.is_https() {
+            return Ok((io, false));
+        }
+        let start = Instant::now();
+        let name = server_name(&target.host)?;
+        let handshake = tls::handshake(self.origin_tls.clone(), name, io);
+        let (io, tls) = with_timeout(self.timeouts.tls, TimeoutPhase::TlsHandshake, handshake)
+            .await?
+            .map_err(|failure| {
+                let hint = looks_like_http(&failure.first_bytes).then(|| {
+                    format!(
+                        "{} answered in plain HTTP: is the URL's scheme right?",
+                        target.authority()
+                    )
+                });
+                let what = match via {
+                    Some(p) => format!(
+                        "TLS handshake with {} (through the tunnel via {p}) failed",
+                        target.host
+                    ),
+                    None => format!("TLS handshake with {} failed", target.host),
+                };
+                tls_error(Kind::Tls, &what, failure, hint)
+            })?;
+        let h2 = tls.is_h2();
+        info.origin_tls = Some(tls);
+        info.origin_tls_time = Some(start.elapsed());
+        Ok((io, h2))
+    }
+}
+
+fn tls_error(kind: Kind, what: &str, failure: TlsFailure, hint: Option<String>) -> Error {
+    let e = Error::new(kind, format!("{what}: {}", failure.error)).with_source(failure.error);
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
+}
+
+/// Runs `fut` under an optional timeout.
+pub(crate) async fn with_timeout<F: Future>(
+    limit: Option<Duration>,
+    phase: TimeoutPhase,
+    fut: F,
+) -> Result<F::Output, Error> {
+    match limit {
+        None => Ok(fut.await),
+        Some(d) => tokio::time::timeout(d, fut)
+            .await
+            .map_err(|_| Error::timeout(phase, d)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_lab::{Banner, Fault, LabProxy};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::route::Scheme;
+    use crate::tls::TrustSettings;
+
+    fn connector() -> Connector {
+        let trust = TrustSettings::default();
+        Connector {
+            origin_tls: crate::tls::client_config(&trust, &[]).unwrap(),
+            proxy_tls: crate::tls::client_config(&trust, &[]).unwrap(),
+            timeouts: Timeouts::default(),
+            user_agent: None,
+            proxy_headers: HeaderMap::new(),
+        }
+    }
+
+    /// A server-speaks-first target behind a proxy that sends its 200 head
+    /// and the target's first bytes in one write: those bytes are the
+    /// tunnel's, and must come out of it first.
+    #[tokio::test]
+    async fn bytes_after_the_connect_head_are_kept() {
+        let banner = Banner::start(&b"SSH-2.0-lab\r\n"[..]).await;
+        let proxy = LabProxy::builder()
+            .fault(Fault::CoalesceTunnelStart)
+            .start()
+            .await;
+        let key = PoolKey::Tunnel(
+            ProxyUrl::parse(proxy.url()).unwrap(),
+            Target {
+                scheme: Scheme::Http,
+                host: "127.0.0.1".into(),
+                port: banner.addr().port(),
+            },
+            None,
+        );
+        let mut est = connector().connect(&key, None).await.unwrap();
+        assert_eq!(est.info.tunnel_status, Some(200));
+        let mut got = [0u8; 13];
+        let read = tokio::time::timeout(Duration::from_secs(5), est.io.read_exact(&mut got));
+        read.await.expect("banner bytes were lost").unwrap();
+        assert_eq!(&got, b"SSH-2.0-lab\r\n");
+        // And the tunnel still carries traffic both ways (the banner echoes).
+        est.io.write_all(b"ping").await.unwrap();
+        let mut echo = [0u8; 4];
+        est.io.read_exact(&mut echo).await.unwrap();
+        assert_eq!(&echo, b"ping");
+    }
+}

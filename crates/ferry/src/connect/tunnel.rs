@@ -1,0 +1,203 @@
+//! The `CONNECT` layer: asks the proxy for a tunnel to the target over the
+//! stream below, driven by `ferry_proto::connect`'s encoder and parsers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferry_proto::connect::{
+    encode_request, BodyReader, ConnectError, ConnectErrorKind, HeadParser, Parsed, Progress,
+    ResponseHead,
+};
+use ferry_proto::ProxyUrl;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::io::{BoxIo, Prefixed};
+use crate::error::{Error, Kind, ProxyResponse};
+
+/// The most of a refusal's body kept for the error.
+const ERROR_BODY_CAP: usize = 64 * 1024;
+/// How long to wait for the rest of a refusal's body once its head is in.
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(5);
+
+/// Sends `CONNECT authority` and reads the answer. On any 2xx, returns the
+/// tunnel (with the bytes the proxy sent past its head put back in front)
+/// and the status; otherwise a typed error with the proxy's answer.
+pub(crate) async fn establish(
+    mut io: BoxIo,
+    proxy: &ProxyUrl,
+    authority: &str,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Result<(BoxIo, u16), Error> {
+    let mut pairs = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let value = value
+            .to_str()
+            .map_err(|_| Error::builder(format!("proxy header {name} is not visible ASCII")))?;
+        pairs.push((name.as_str(), value));
+    }
+    let request = encode_request(authority, &pairs)
+        .map_err(|e| Error::builder(e.to_string()).with_source(e))?;
+    io.write_all(&request)
+        .await
+        .map_err(|e| io_error(e, "sending CONNECT"))?;
+    io.flush()
+        .await
+        .map_err(|e| io_error(e, "sending CONNECT"))?;
+
+    let mut parser = HeadParser::new(ferry_proto::connect::DEFAULT_MAX_HEAD);
+    let mut buf = vec![0u8; 8 * 1024];
+    let (head, rest) = loop {
+        let n = io
+            .read(&mut buf)
+            .await
+            .map_err(|e| io_error(e, "reading the CONNECT answer"))?;
+        if n == 0 {
+            return Err(protocol_error(parser.eof(), proxy));
+        }
+        match parser
+            .push(&buf[..n])
+            .map_err(|e| protocol_error(e, proxy))?
+        {
+            Parsed::Incomplete => {}
+            Parsed::Complete { head, rest } => break (head, rest),
+        }
+    };
+    if head.is_success() {
+        let io: BoxIo = if rest.is_empty() {
+            io
+        } else {
+            Box::new(Prefixed::new(rest, io))
+        };
+        return Ok((io, head.status()));
+    }
+    let (body, truncated) = read_error_body(&mut io, &head, rest, &mut buf).await;
+    let response = proxy_response(&head, body, truncated);
+    Err(refusal(response, proxy, authority))
+}
+
+/// Reads what the proxy sent with its refusal, as far as it comes within a
+/// short wait; a refusal is reported even when its body is broken.
+async fn read_error_body(
+    io: &mut BoxIo,
+    head: &ResponseHead,
+    rest: Vec<u8>,
+    buf: &mut [u8],
+) -> (Bytes, bool) {
+    let Ok(mut reader) = BodyReader::new(head, ERROR_BODY_CAP) else {
+        return (Bytes::new(), false);
+    };
+    let read = async {
+        let mut progress = reader.push(&rest);
+        loop {
+            match progress {
+                Ok(Progress::Done {
+                    body, truncated, ..
+                }) => return (Bytes::from(body), truncated),
+                Ok(Progress::Incomplete) => {}
+                Err(_) => return (Bytes::new(), false),
+            }
+            progress = match io.read(buf).await {
+                Ok(0) | Err(_) => reader.eof(),
+                Ok(n) => reader.push(&buf[..n]),
+            };
+        }
+    };
+    tokio::time::timeout(ERROR_BODY_WAIT, read)
+        .await
+        .unwrap_or_else(|_| (Bytes::new(), true))
+}
+
+fn proxy_response(head: &ResponseHead, body: Bytes, truncated: bool) -> ProxyResponse {
+    let mut headers = HeaderMap::new();
+    for (name, value) in head.headers() {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_bytes(value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    ProxyResponse {
+        status: StatusCode::from_u16(head.status()).unwrap_or(StatusCode::BAD_GATEWAY),
+        reason: head.reason().to_owned(),
+        headers,
+        body,
+        truncated,
+    }
+}
+
+/// The error for a non-2xx answer to `CONNECT`.
+fn refusal(response: ProxyResponse, proxy: &ProxyUrl, authority: &str) -> Error {
+    let status = response.status;
+    if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED || status == StatusCode::UNAUTHORIZED {
+        return auth_error(response, proxy.credentials().is_some());
+    }
+    let message = format!(
+        "the proxy refused the tunnel to {authority}: {} {}",
+        status.as_u16(),
+        response.reason
+    );
+    let hint = match status.as_u16() {
+        400 | 405 | 501 => Some(
+            "this proxy may not support CONNECT tunnels (a forwarding-only proxy answers so); https:// URLs need one, or use a proxy that allows CONNECT",
+        ),
+        403 => Some("the proxy's rules forbid this tunnel (many proxies allow CONNECT to port 443 only)"),
+        502..=504 => Some("the proxy could not reach the target: check the URL's host and port"),
+        _ => None,
+    };
+    let e = Error::new(Kind::TunnelRefused, message).with_response(response);
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
+}
+
+/// The error for a 407 (or a 401 from proxies such as tinyproxy that answer
+/// a wrong password so), on `CONNECT` or on a forwarded request.
+pub(crate) fn auth_error(response: ProxyResponse, had_credentials: bool) -> Error {
+    let offered = response.challenges();
+    let schemes: Vec<&str> = offered
+        .iter()
+        .filter_map(|c| c.split_whitespace().next())
+        .collect();
+    let mut message = format!(
+        "the proxy requires authentication ({} {})",
+        response.status.as_u16(),
+        response.reason
+    );
+    if !schemes.is_empty() {
+        message.push_str(&format!("; it offers: {}", schemes.join(", ")));
+    }
+    let hint = if had_credentials {
+        "the proxy refused the credentials: check the user name and password"
+    } else {
+        "give the proxy credentials: http://user:pass@host:port in the proxy URL, or Proxy::basic_auth"
+    };
+    Error::new(Kind::ProxyAuth, message)
+        .with_response(response)
+        .with_hint(hint)
+}
+
+fn protocol_error(e: ConnectError, proxy: &ProxyUrl) -> Error {
+    let hint = match e.kind() {
+        ConnectErrorKind::TlsResponse => Some(format!(
+            "the proxy answered with TLS, so it is probably a TLS proxy: use https://{} as the proxy URL",
+            proxy.authority()
+        )),
+        ConnectErrorKind::ClosedBeforeResponse => Some(
+            "the proxy closed the connection without answering; if it expects TLS, use an https:// proxy URL".to_owned(),
+        ),
+        _ => None,
+    };
+    let e = Error::new(Kind::ProxyProtocol, format!("bad answer to CONNECT: {e}")).with_source(e);
+    match hint {
+        Some(h) => e.with_hint(h),
+        None => e,
+    }
+}
+
+fn io_error(e: std::io::Error, doing: &str) -> Error {
+    Error::new(Kind::ProxyProtocol, format!("{doing}: {e}")).with_source(e)
+}

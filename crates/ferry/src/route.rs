@@ -1,0 +1,277 @@
+//! Routes: how a request reaches its origin, and the pool key derived from it.
+//!
+//! The route is decided once per request (and again per redirect hop); the
+//! pool key is a function of the route, so "which connections may be shared"
+//! is decided in exactly one place.
+
+use std::fmt;
+
+use ferry_proto::ProxyUrl;
+use http::HeaderValue;
+use url::Url;
+
+use crate::error::{Error, Kind};
+
+/// The scheme of a request URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+/// Where a request goes: scheme, host and port of the origin.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Target {
+    pub(crate) scheme: Scheme,
+    /// Lower-case name (punycode) or IP literal without brackets.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+impl Target {
+    pub(crate) fn from_url(url: &Url) -> Result<Target, Error> {
+        let scheme = match url.scheme() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            other => {
+                return Err(Error::new(
+                    Kind::InvalidUrl,
+                    format!("unsupported URL scheme {other:?} (expected http or https)"),
+                )
+                .with_url(url))
+            }
+        };
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            _ => return Err(Error::new(Kind::InvalidUrl, "URL has no host").with_url(url)),
+        };
+        let port = url.port_or_known_default().unwrap_or(match scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        });
+        Ok(Target { scheme, host, port })
+    }
+
+    pub(crate) fn is_https(&self) -> bool {
+        self.scheme == Scheme::Https
+    }
+
+    fn default_port(&self) -> u16 {
+        match self.scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
+    /// `host:port`, IPv6 in brackets: the `CONNECT` request-target.
+    pub(crate) fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The `Host` header value: the port only when it is not the default.
+    pub(crate) fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == self.default_port() {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// How a request travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RouteKind {
+    /// Straight to the origin.
+    Direct,
+    /// The request is sent to the proxy in absolute form and the proxy makes
+    /// the request (plain `http://` URLs, or the insecure opt-in for `https://`).
+    Forward,
+    /// A `CONNECT` tunnel through the proxy, then the request (over TLS for
+    /// `https://` URLs) inside it.
+    Tunnel,
+}
+
+/// The route a request took, or will take: direct, or which proxy and how.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Route {
+    kind: RouteKind,
+    proxy: Option<ProxyUrl>,
+}
+
+impl Route {
+    pub(crate) fn direct() -> Route {
+        Route {
+            kind: RouteKind::Direct,
+            proxy: None,
+        }
+    }
+
+    pub(crate) fn via(kind: RouteKind, proxy: ProxyUrl) -> Route {
+        Route {
+            kind,
+            proxy: Some(proxy),
+        }
+    }
+
+    /// Direct, forward or tunnel.
+    pub fn kind(&self) -> RouteKind {
+        self.kind
+    }
+
+    /// Whether no proxy is used.
+    pub fn is_direct(&self) -> bool {
+        self.kind == RouteKind::Direct
+    }
+
+    /// The proxy, when there is one. Its `Display` never shows credentials.
+    pub fn proxy(&self) -> Option<&ProxyUrl> {
+        self.proxy.as_ref()
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.kind, &self.proxy) {
+            (RouteKind::Forward, Some(p)) => write!(f, "forward via {p}"),
+            (RouteKind::Tunnel, Some(p)) => write!(f, "tunnel via {p}"),
+            _ => f.write_str("direct"),
+        }
+    }
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Route({self})")
+    }
+}
+
+/// Which pool a connection belongs to. Forwarded requests share the proxy's
+/// connections whatever the origin; tunnels are per (proxy, target); the
+/// proxy identity includes its credentials, so two credentials never share.
+/// TLS settings are per client, and so is the pool.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum PoolKey {
+    Direct(Target),
+    Forward(ProxyUrl),
+    /// The last field is a `Proxy-Authorization` set by hand on the request:
+    /// it authenticated the tunnel, so it is part of the tunnel's identity.
+    Tunnel(ProxyUrl, Target, Option<SecretValue>),
+}
+
+impl PoolKey {
+    pub(crate) fn new(route: &Route, target: &Target, hand_auth: Option<&HeaderValue>) -> PoolKey {
+        match (route.kind, &route.proxy) {
+            (RouteKind::Forward, Some(p)) => PoolKey::Forward(p.clone()),
+            (RouteKind::Tunnel, Some(p)) => PoolKey::Tunnel(
+                p.clone(),
+                target.clone(),
+                hand_auth.cloned().map(SecretValue),
+            ),
+            _ => PoolKey::Direct(target.clone()),
+        }
+    }
+
+    pub(crate) fn proxy(&self) -> Option<&ProxyUrl> {
+        match self {
+            PoolKey::Direct(_) => None,
+            PoolKey::Forward(p) | PoolKey::Tunnel(p, _, _) => Some(p),
+        }
+    }
+}
+
+/// A header value that is a secret: compared and hashed, never printed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SecretValue(HeaderValue);
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A proxy hop as errors name it: its position in a chain (if any) and its
+/// URL without credentials.
+#[derive(Clone, Debug)]
+pub(crate) struct HopLabel {
+    pub(crate) index: Option<usize>,
+    pub(crate) proxy: String,
+}
+
+impl HopLabel {
+    pub(crate) fn of(proxy: &ProxyUrl) -> HopLabel {
+        HopLabel {
+            index: None,
+            proxy: proxy.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(url: &str) -> Target {
+        Target::from_url(&Url::parse(url).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn authorities_and_host_headers() {
+        assert_eq!(t("http://Example.COM/").authority(), "example.com:80");
+        assert_eq!(t("http://example.com/").host_header(), "example.com");
+        assert_eq!(t("https://[::1]:8443/").authority(), "[::1]:8443");
+        assert_eq!(t("https://[::1]:8443/").host_header(), "[::1]:8443");
+        assert_eq!(t("https://[::1]/").host_header(), "[::1]");
+        assert_eq!(t("http://127.0.0.1:8080").host_header(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn pool_keys_share_forwarding_and_separate_credentials() {
+        let p = ProxyUrl::parse("http://p:3128").unwrap();
+        let p2 = ProxyUrl::parse("http://u:pw@p:3128").unwrap();
+        let fwd = Route::via(RouteKind::Forward, p.clone());
+        assert_eq!(
+            PoolKey::new(&fwd, &t("http://a/"), None),
+            PoolKey::new(&fwd, &t("http://b:81/"), None)
+        );
+        let fwd2 = Route::via(RouteKind::Forward, p2);
+        assert_ne!(
+            PoolKey::new(&fwd, &t("http://a/"), None),
+            PoolKey::new(&fwd2, &t("http://a/"), None)
+        );
+        let tun = Route::via(RouteKind::Tunnel, p);
+        assert_ne!(
+            PoolKey::new(&tun, &t("https://a/"), None),
+            PoolKey::new(&tun, &t("https://b/"), None)
+        );
+        assert_ne!(
+            PoolKey::new(&tun, &t("https://a/"), None),
+            PoolKey::new(&Route::direct(), &t("https://a/"), None)
+        );
+        let auth = HeaderValue::from_static("Basic eDp5");
+        assert_ne!(
+            PoolKey::new(&tun, &t("https://a/"), None),
+            PoolKey::new(&tun, &t("https://a/"), Some(&auth))
+        );
+        assert!(
+            !format!("{:?}", PoolKey::new(&tun, &t("https://a/"), Some(&auth))).contains("eDp5")
+        );
+    }
+
+    #[test]
+    fn non_http_schemes_are_rejected() {
+        let e = Target::from_url(&Url::parse("ftp://x/").unwrap()).unwrap_err();
+        assert_eq!(e.kind(), Kind::InvalidUrl);
+    }
+}

@@ -1,0 +1,34 @@
+//! Shared helpers: clients wired to the lab's CA, with the environment off
+//! (tests never read or set process environment variables).
+#![allow(dead_code)]
+
+use ferry::{Certificate, Client, ClientBuilder, Proxy};
+use ferry_lab::{LabProxy, Origin, TestCa};
+
+pub fn ca_cert(ca: &TestCa) -> Certificate {
+    Certificate::from_pem(ca.ca_pem().as_bytes()).expect("lab CA parses")
+}
+
+/// A builder trusting the lab CA for origins and proxies, no environment.
+pub fn builder(ca: &TestCa) -> ClientBuilder {
+    Client::builder()
+        .trust_env(false)
+        .tls_built_in_root_certs(false)
+        .proxy_tls_built_in_root_certs(false)
+        .add_root_certificate(ca_cert(ca))
+        .add_proxy_root_certificate(ca_cert(ca))
+}
+
+pub fn via(proxy: &LabProxy, origin: &Origin) -> Client {
+    builder(origin.ca())
+        .proxy(Proxy::all(proxy.url()).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// The proxy URL with credentials put in.
+pub fn with_creds(proxy: &LabProxy, user: &str, pass: &str) -> String {
+    let url = proxy.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    format!("{scheme}://{user}:{pass}@{rest}")
+}
