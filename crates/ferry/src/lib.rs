@@ -56,6 +56,7 @@ pub mod blocking;
 
 pub use crate::body::Body;
 pub use crate::client::{Async, Client, ClientBuilder, IntoUrl, RouteDecision};
+pub use crate::connect::tunnel::TunnelExchange;
 pub use crate::error::{Error, Kind, ProxyResponse, Result, TimeoutPhase};
 pub use crate::proxy::{IntoProxyUrl, Proxy};
 pub use crate::request::{Request, RequestBuilder};
@@ -73,3 +74,8 @@ pub use url::Url;
 pub async fn get(url: impl IntoUrl) -> Result<Response> {
     Client::builder().build()?.get(url).send().await
 }
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

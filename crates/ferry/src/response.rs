@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use url::Url;
 
+use crate::connect::tunnel::TunnelExchange;
 use crate::connect::{with_timeout, ConnInfo};
 use crate::error::{Error, Kind, TimeoutPhase};
 use crate::pool::{Conn, Pool};
@@ -124,7 +125,21 @@ impl Response {
 
     /// The status the proxy answered to `CONNECT`, for tunnelled requests.
     pub fn tunnel_status(&self) -> Option<u16> {
-        self.meta.conn.tunnel_status
+        self.meta.conn.tunnel_exchange.as_ref().map(|x| x.status())
+    }
+
+    /// The `CONNECT` exchange that opened this response's tunnel (credentials
+    /// shown as `***`), for tunnelled requests.
+    pub fn tunnel_exchange(&self) -> Option<&TunnelExchange> {
+        self.meta.conn.tunnel_exchange.as_ref()
+    }
+
+    /// The ALPN protocol agreed with the origin (`"h2"`, `"http/1.1"`).
+    pub fn alpn(&self) -> Option<String> {
+        let tls = self.meta.conn.origin_tls.as_ref()?;
+        tls.alpn
+            .as_ref()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
     }
 
     /// The TLS version negotiated with the origin (`"TLSv1_3"`...).

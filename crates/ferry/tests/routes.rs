@@ -66,6 +66,15 @@ async fn matrix_of_routes() {
                 );
                 if https {
                     assert_eq!(resp.tunnel_status(), Some(200), "{case}");
+                    let x = resp.tunnel_exchange().unwrap();
+                    assert!(x.request_head().starts_with("CONNECT localhost:"), "{case}");
+                    assert_eq!(
+                        x.request_head().contains("Proxy-Authorization: ***"),
+                        auth,
+                        "{case}"
+                    );
+                    assert!(!x.request_head().contains("s3cret"), "{case}");
+                    assert!(x.response_head().starts_with("HTTP/1.1 200"), "{case}");
                     assert!(resp.tls_version().is_some(), "{case}");
                 }
                 if tls_proxy {

@@ -251,6 +251,18 @@ impl Response {
     pub fn tunnel_status(&self) -> Option<u16> {
         self.inner.tunnel_status()
     }
+    /// The `CONNECT` exchange that opened the tunnel, if any.
+    pub fn tunnel_exchange(&self) -> Option<&crate::TunnelExchange> {
+        self.inner.tunnel_exchange()
+    }
+    /// The TLS version negotiated with an `https://` proxy.
+    pub fn proxy_tls_version(&self) -> Option<&'static str> {
+        self.inner.proxy_tls_version()
+    }
+    /// The ALPN protocol agreed with the origin.
+    pub fn alpn(&self) -> Option<String> {
+        self.inner.alpn()
+    }
     /// The TLS version negotiated with the origin.
     pub fn tls_version(&self) -> Option<&'static str> {
         self.inner.tls_version()

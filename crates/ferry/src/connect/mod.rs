@@ -58,7 +58,7 @@ pub(crate) struct ConnInfo {
     pub(crate) proxy_tls: Option<TlsInfo>,
     pub(crate) proxy_tls_time: Option<Duration>,
     pub(crate) tunnel: Option<Duration>,
-    pub(crate) tunnel_status: Option<u16>,
+    pub(crate) tunnel_exchange: Option<tunnel::TunnelExchange>,
     pub(crate) origin_tls: Option<TlsInfo>,
     pub(crate) origin_tls_time: Option<Duration>,
     pub(crate) total: Duration,
@@ -214,12 +214,12 @@ impl Connector {
         }
         let authority = target.authority();
         let setup = tunnel::establish(io, proxy, &authority, &headers);
-        let (io, status) = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
+        let (io, exchange) = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
             .await
             .and_then(|r| r)
             .map_err(|e| e.with_hop(HopLabel::of(proxy)))?;
         info.tunnel = Some(start.elapsed());
-        info.tunnel_status = Some(status);
+        info.tunnel_exchange = Some(exchange);
         Ok(io)
     }
 
@@ -324,7 +324,10 @@ mod tests {
             None,
         );
         let mut est = connector().connect(&key, None).await.unwrap();
-        assert_eq!(est.info.tunnel_status, Some(200));
+        assert_eq!(
+            est.info.tunnel_exchange.as_ref().map(|x| x.status()),
+            Some(200)
+        );
         let mut got = [0u8; 13];
         let read = tokio::time::timeout(Duration::from_secs(5), est.io.read_exact(&mut got));
         read.await.expect("banner bytes were lost").unwrap();

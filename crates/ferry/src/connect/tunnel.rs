@@ -21,21 +21,90 @@ const ERROR_BODY_CAP: usize = 64 * 1024;
 /// How long to wait for the rest of a refusal's body once its head is in.
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(5);
 
+/// The `CONNECT` exchange that opened a tunnel, for display (`ferry -v`):
+/// the request head with `Proxy-Authorization` shown as `***`, and the
+/// proxy's answer head.
+#[derive(Clone, Debug)]
+pub struct TunnelExchange {
+    request: String,
+    response: String,
+    status: u16,
+}
+
+impl TunnelExchange {
+    /// The request head as sent, credentials replaced by `***`.
+    pub fn request_head(&self) -> &str {
+        &self.request
+    }
+
+    /// The proxy's answer head (status line and headers).
+    pub fn response_head(&self) -> &str {
+        &self.response
+    }
+
+    /// The proxy's status code (any 2xx opened the tunnel).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
+fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    out
+}
+
+fn shown_request(authority: &str, headers: &[(&str, &str)]) -> String {
+    let mut out = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    for (name, value) in headers {
+        let value = if name.eq_ignore_ascii_case("Proxy-Authorization") {
+            "***"
+        } else {
+            value
+        };
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out
+}
+
+fn shown_response(head: &ResponseHead) -> String {
+    let version = match head.version() {
+        ferry_proto::connect::Version::Http10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let mut out = format!("{version} {} {}\r\n", head.status(), head.reason());
+    for (name, value) in head.headers() {
+        out.push_str(&format!("{name}: {}\r\n", String::from_utf8_lossy(value)));
+    }
+    out
+}
+
 /// Sends `CONNECT authority` and reads the answer. On any 2xx, returns the
 /// tunnel (with the bytes the proxy sent past its head put back in front)
-/// and the status; otherwise a typed error with the proxy's answer.
+/// and the exchange; otherwise a typed error with the proxy's answer.
 pub(crate) async fn establish(
     mut io: BoxIo,
     proxy: &ProxyUrl,
     authority: &str,
     headers: &[(HeaderName, HeaderValue)],
-) -> Result<(BoxIo, u16), Error> {
+) -> Result<(BoxIo, TunnelExchange), Error> {
+    // Header names go out in the conventional case (`Proxy-Authorization`):
+    // names are case-insensitive, but some old proxies and many log readers
+    // expect it.
+    let names: Vec<String> = headers
+        .iter()
+        .map(|(n, _)| title_case(n.as_str()))
+        .collect();
     let mut pairs = Vec::with_capacity(headers.len());
-    for (name, value) in headers {
+    for ((name, value), shown) in headers.iter().zip(&names) {
         let value = value
             .to_str()
             .map_err(|_| Error::builder(format!("proxy header {name} is not visible ASCII")))?;
-        pairs.push((name.as_str(), value));
+        pairs.push((shown.as_str(), value));
     }
     let request = encode_request(authority, &pairs)
         .map_err(|e| Error::builder(e.to_string()).with_source(e))?;
@@ -70,7 +139,12 @@ pub(crate) async fn establish(
         } else {
             Box::new(Prefixed::new(rest, io))
         };
-        return Ok((io, head.status()));
+        let exchange = TunnelExchange {
+            request: shown_request(authority, &pairs),
+            response: shown_response(&head),
+            status: head.status(),
+        };
+        return Ok((io, exchange));
     }
     let (body, truncated) = read_error_body(&mut io, &head, rest, &mut buf).await;
     let response = proxy_response(&head, body, truncated);
