@@ -32,6 +32,41 @@
 //! whole route, proxy credentials included, so connections are shared where
 //! that is safe and never otherwise.
 //!
+//! # Which proxy
+//!
+//! For every request, and again for every redirect hop, ferry decides DIRECT
+//! or which proxy, in this order:
+//!
+//! 1. the request's own entries ([`RequestBuilder::proxy`],
+//!    [`RequestBuilder::no_proxy`]), when one of their keys matches the URL;
+//! 2. the client's ([`ClientBuilder::proxy`], [`ClientBuilder::proxies`],
+//!    with [`ClientBuilder::no_proxy`] for exceptions);
+//! 3. the environment, read once when the client is built (unless
+//!    [`ClientBuilder::trust_env`] is off): `http_proxy`, `https_proxy`,
+//!    `all_proxy` and `no_proxy`, lower case before upper case as in curl and
+//!    Requests.
+//!
+//! A more specific key wins whatever the order of insertion (`https://*.corp`
+//! beats `https`, which beats `all://*.corp`). Unlike Requests, explicit
+//! settings beat the environment. Like curl and
+//! Requests (and unlike Go), loopback is not exempt by default: debugging
+//! proxies such as mitmproxy are a deliberate use. An unusable setting is an
+//! error naming where it came from; ferry never goes direct instead.
+//! [`Client::route_for`] tells the decision and the rule behind it. The
+//! rules in full, with every key form and `NO_PROXY` entry form, are in
+//! [`ferry_proto::select`].
+//!
+//! ```
+//! # fn main() -> Result<(), ferry::Error> {
+//! let client = ferry::Client::builder()
+//!     .trust_env(false)
+//!     .proxies([("https", "http://proxy.corp:3128"), ("https://*.corp", "DIRECT")])
+//!     .build()?;
+//! assert_eq!(client.route_for("https://example.com/")?.line(), "PROXY http://proxy.corp:3128");
+//! assert_eq!(client.route_for("https://git.corp/")?.line(), "DIRECT");
+//! # Ok(()) }
+//! ```
+//!
 //! # Errors
 //!
 //! One [`Error`] type; its [`Kind`] says which hop failed and how, a proxy's
