@@ -21,7 +21,7 @@ use crate::pool::{Conn, Pool, PoolConfig, Sender};
 use crate::proxy::{basic_header, config_error, Proxy};
 use crate::request::{Request, RequestBuilder};
 use crate::response::{GiveBack, Meta, Response, ResponseBody};
-use crate::route::{HopLabel, PoolKey, Route, RouteKind, Target};
+use crate::route::{HopLabel, PoolKey, Route, RouteKind, ShowHops, Target};
 use crate::tls::{self, Certificate, TrustSettings};
 
 /// An HTTP client: settings, proxies and a connection pool.
@@ -76,10 +76,10 @@ impl RouteDecision {
 
     /// The decision as one line: `DIRECT` or `PROXY scheme://host:port`.
     pub fn line(&self) -> String {
-        match self.route.proxy() {
-            None => "DIRECT".to_owned(),
-            Some(p) => format!("PROXY {p}"),
+        if self.route.is_direct() {
+            return "DIRECT".to_owned();
         }
+        format!("PROXY {}", ShowHops(self.route.hops()))
     }
 }
 
@@ -162,9 +162,13 @@ impl Client {
             url,
         )
         .map_err(|e| config_error(e).with_url(url))?;
-        let route = match &decision.choice {
-            ProxyChoice::Proxy(proxy) => {
-                let tunnel = if proxy.scheme().is_socks() {
+        let hops = decision.choice.hops();
+        let route = match hops.last() {
+            None => Route::direct(),
+            Some(last) => {
+                // Forwarding needs an HTTP proxy as the last hop and an
+                // http:// URL (or the insecure opt-in); the rest tunnels.
+                let tunnel = if last.scheme().is_socks() {
                     true
                 } else if target.is_https() {
                     !self.inner.forward_https
@@ -176,9 +180,8 @@ impl Client {
                 } else {
                     RouteKind::Forward
                 };
-                Route::via(kind, proxy.clone())
+                Route::via(kind, hops.to_vec())
             }
-            _ => Route::direct(),
         };
         Ok(RouteDecision {
             route,
@@ -633,9 +636,10 @@ pub(crate) fn build_map(
         map.insert(key, value).map_err(config_error)?;
     }
     for p in entries {
-        let choice = match &p.url {
-            Some(u) => ProxyChoice::Proxy(u.clone()),
-            None => ProxyChoice::Direct,
+        let choice = match p.hops.as_slice() {
+            [] => ProxyChoice::Direct,
+            [one] => ProxyChoice::Proxy(one.clone()),
+            many => ProxyChoice::Chain(many.to_vec()),
         };
         map.insert_choice(&p.key, choice).map_err(config_error)?;
     }

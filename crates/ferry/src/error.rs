@@ -146,6 +146,7 @@ struct Inner {
     response: Option<ProxyResponse>,
     status: Option<StatusCode>,
     hint: Option<String>,
+    socks: Option<ferry_proto::socks::SocksError>,
 }
 
 impl Error {
@@ -162,6 +163,7 @@ impl Error {
                 response: None,
                 status: None,
                 hint: None,
+                socks: None,
             }),
         }
     }
@@ -192,6 +194,11 @@ impl Error {
         self.inner.status = Some(response.status);
         self.inner.response = Some(response);
         self
+    }
+
+    pub(crate) fn with_socks(mut self, e: ferry_proto::socks::SocksError) -> Error {
+        self.inner.socks = Some(e.clone());
+        self.with_source(e)
     }
 
     pub(crate) fn with_status(mut self, status: StatusCode) -> Error {
@@ -241,6 +248,12 @@ impl Error {
     /// authentication.
     pub fn proxy_response(&self) -> Option<&ProxyResponse> {
         self.inner.response.as_ref()
+    }
+
+    /// What a SOCKS proxy answered, when a SOCKS handshake failed: the
+    /// reply code and its meaning, or why the handshake broke.
+    pub fn socks_error(&self) -> Option<&ferry_proto::socks::SocksError> {
+        self.inner.socks.as_ref()
     }
 
     /// The likely fix, when the error looks like a misconfiguration.

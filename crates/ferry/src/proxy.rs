@@ -23,7 +23,8 @@ use crate::error::{Error, Kind};
 #[derive(Clone)]
 pub struct Proxy {
     pub(crate) key: String,
-    pub(crate) url: Option<ProxyUrl>,
+    /// Empty for DIRECT; one proxy; or a chain, first hop first.
+    pub(crate) hops: Vec<ProxyUrl>,
 }
 
 /// Things that can be read as a proxy URL: strings and parsed [`ProxyUrl`]s.
@@ -89,7 +90,41 @@ impl Proxy {
         let url = url.into_proxy_url(&format!("proxy map key {key:?}"))?;
         Ok(Proxy {
             key: key.to_owned(),
-            url: Some(url),
+            hops: vec![url],
+        })
+    }
+
+    /// A chain of proxies for every URL: a connection to the first, then
+    /// through each one to the next (`CONNECT` or SOCKS inside the stream so
+    /// far, TLS to each `https://` hop), then to the origin through the last.
+    /// Requests are forwarded in absolute form only when the last hop is an
+    /// HTTP(S) proxy and the URL is `http://`; otherwise they are tunnelled.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// // curl's --preproxy: a SOCKS hop first, then the corporate proxy.
+    /// let chain = ferry::Proxy::chain(["socks5h://127.0.0.1:1080", "http://proxy.corp:3128"])?;
+    /// # let _ = chain; Ok(()) }
+    /// ```
+    pub fn chain<I>(hops: I) -> Result<Proxy, Error>
+    where
+        I: IntoIterator,
+        I::Item: IntoProxyUrl,
+    {
+        let hops = hops
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| h.into_proxy_url(&format!("proxy chain hop {i}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if hops.is_empty() {
+            return Err(Error::new(
+                Kind::ProxyConfig,
+                "a proxy chain needs at least one hop",
+            ));
+        }
+        Ok(Proxy {
+            key: "all".to_owned(),
+            hops,
         })
     }
 
@@ -97,14 +132,22 @@ impl Proxy {
     pub fn direct(key: &str) -> Proxy {
         Proxy {
             key: key.to_owned(),
-            url: None,
+            hops: Vec::new(),
         }
     }
 
-    /// Sets the credentials sent to this proxy (replacing any from the URL).
+    /// The same proxy (or chain) for the URLs another map key selects.
+    pub fn for_key(mut self, key: &str) -> Proxy {
+        self.key = key.to_owned();
+        self
+    }
+
+    /// Sets the credentials sent to this proxy (the last hop of a chain),
+    /// replacing any from its URL.
     pub fn basic_auth(mut self, username: &str, password: &str) -> Proxy {
-        if let Some(url) = self.url.take() {
-            self.url = Some(url.with_credentials(Some(Credentials::new(username, password))));
+        if let Some(last) = self.hops.pop() {
+            self.hops
+                .push(last.with_credentials(Some(Credentials::new(username, password))));
         }
         self
     }
@@ -114,9 +157,14 @@ impl Proxy {
         &self.key
     }
 
-    /// The proxy, or `None` for `DIRECT`.
+    /// The proxy (the last hop of a chain), or `None` for `DIRECT`.
     pub fn url(&self) -> Option<&ProxyUrl> {
-        self.url.as_ref()
+        self.hops.last()
+    }
+
+    /// Every hop, first first; empty for `DIRECT`.
+    pub fn hops(&self) -> &[ProxyUrl] {
+        &self.hops
     }
 }
 
@@ -124,9 +172,10 @@ impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Proxy");
         d.field("key", &self.key);
-        match &self.url {
-            Some(u) => d.field("proxy", u),
-            None => d.field("proxy", &"DIRECT"),
+        match self.hops.as_slice() {
+            [] => d.field("proxy", &"DIRECT"),
+            [one] => d.field("proxy", one),
+            many => d.field("chain", &many),
         };
         d.finish()
     }

@@ -103,26 +103,26 @@ pub enum RouteKind {
     Tunnel,
 }
 
-/// The route a request took, or will take: direct, or which proxy and how.
+/// The route a request took, or will take: direct, or through which
+/// proxies and how.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Route {
     kind: RouteKind,
-    proxy: Option<ProxyUrl>,
+    hops: Vec<ProxyUrl>,
 }
 
 impl Route {
     pub(crate) fn direct() -> Route {
         Route {
             kind: RouteKind::Direct,
-            proxy: None,
+            hops: Vec::new(),
         }
     }
 
-    pub(crate) fn via(kind: RouteKind, proxy: ProxyUrl) -> Route {
-        Route {
-            kind,
-            proxy: Some(proxy),
-        }
+    /// A route through `hops` (never empty), in order.
+    pub(crate) fn via(kind: RouteKind, hops: Vec<ProxyUrl>) -> Route {
+        debug_assert!(!hops.is_empty());
+        Route { kind, hops }
     }
 
     /// Direct, forward or tunnel.
@@ -135,18 +135,39 @@ impl Route {
         self.kind == RouteKind::Direct
     }
 
-    /// The proxy, when there is one. Its `Display` never shows credentials.
+    /// The proxy the request goes through last (the only one, unless the
+    /// route is a chain). Its `Display` never shows credentials.
     pub fn proxy(&self) -> Option<&ProxyUrl> {
-        self.proxy.as_ref()
+        self.hops.last()
+    }
+
+    /// Every proxy in order, first hop first (empty when direct).
+    pub fn hops(&self) -> &[ProxyUrl] {
+        &self.hops
+    }
+}
+
+/// The hops of a chain, joined by ` -> `.
+pub(crate) struct ShowHops<'a>(pub(crate) &'a [ProxyUrl]);
+
+impl fmt::Display for ShowHops<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, hop) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "{hop}")?;
+        }
+        Ok(())
     }
 }
 
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.kind, &self.proxy) {
-            (RouteKind::Forward, Some(p)) => write!(f, "forward via {p}"),
-            (RouteKind::Tunnel, Some(p)) => write!(f, "tunnel via {p}"),
-            _ => f.write_str("direct"),
+        match self.kind {
+            RouteKind::Forward => write!(f, "forward via {}", ShowHops(&self.hops)),
+            RouteKind::Tunnel => write!(f, "tunnel via {}", ShowHops(&self.hops)),
+            RouteKind::Direct => f.write_str("direct"),
         }
     }
 }
@@ -164,29 +185,32 @@ impl fmt::Debug for Route {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum PoolKey {
     Direct(Target),
-    Forward(ProxyUrl),
-    /// The last field is a `Proxy-Authorization` set by hand on the request:
-    /// it authenticated the tunnel, so it is part of the tunnel's identity.
-    Tunnel(ProxyUrl, Target, Option<SecretValue>),
+    /// Forwarding through the last of these hops.
+    Forward(Vec<ProxyUrl>),
+    /// A tunnel through these hops to the target. The last field is a
+    /// `Proxy-Authorization` set by hand on the request: it authenticated
+    /// the tunnel, so it is part of the tunnel's identity.
+    Tunnel(Vec<ProxyUrl>, Target, Option<SecretValue>),
 }
 
 impl PoolKey {
     pub(crate) fn new(route: &Route, target: &Target, hand_auth: Option<&HeaderValue>) -> PoolKey {
-        match (route.kind, &route.proxy) {
-            (RouteKind::Forward, Some(p)) => PoolKey::Forward(p.clone()),
-            (RouteKind::Tunnel, Some(p)) => PoolKey::Tunnel(
-                p.clone(),
+        match route.kind {
+            RouteKind::Forward => PoolKey::Forward(route.hops.clone()),
+            RouteKind::Tunnel => PoolKey::Tunnel(
+                route.hops.clone(),
                 target.clone(),
                 hand_auth.cloned().map(SecretValue),
             ),
-            _ => PoolKey::Direct(target.clone()),
+            RouteKind::Direct => PoolKey::Direct(target.clone()),
         }
     }
 
+    /// The proxy the connection's HTTP goes to, or through last.
     pub(crate) fn proxy(&self) -> Option<&ProxyUrl> {
         match self {
             PoolKey::Direct(_) => None,
-            PoolKey::Forward(p) | PoolKey::Tunnel(p, _, _) => Some(p),
+            PoolKey::Forward(hops) | PoolKey::Tunnel(hops, _, _) => hops.last(),
         }
     }
 }
@@ -216,6 +240,14 @@ impl HopLabel {
             proxy: proxy.to_string(),
         }
     }
+
+    /// Hop `i` of `hops`; the index is shown only for chains.
+    pub(crate) fn at(hops: &[ProxyUrl], i: usize) -> HopLabel {
+        HopLabel {
+            index: (hops.len() > 1).then_some(i),
+            proxy: hops[i].to_string(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -240,17 +272,17 @@ mod tests {
     fn pool_keys_share_forwarding_and_separate_credentials() {
         let p = ProxyUrl::parse("http://p:3128").unwrap();
         let p2 = ProxyUrl::parse("http://u:pw@p:3128").unwrap();
-        let fwd = Route::via(RouteKind::Forward, p.clone());
+        let fwd = Route::via(RouteKind::Forward, vec![p.clone()]);
         assert_eq!(
             PoolKey::new(&fwd, &t("http://a/"), None),
             PoolKey::new(&fwd, &t("http://b:81/"), None)
         );
-        let fwd2 = Route::via(RouteKind::Forward, p2);
+        let fwd2 = Route::via(RouteKind::Forward, vec![p2]);
         assert_ne!(
             PoolKey::new(&fwd, &t("http://a/"), None),
             PoolKey::new(&fwd2, &t("http://a/"), None)
         );
-        let tun = Route::via(RouteKind::Tunnel, p);
+        let tun = Route::via(RouteKind::Tunnel, vec![p]);
         assert_ne!(
             PoolKey::new(&tun, &t("https://a/"), None),
             PoolKey::new(&tun, &t("https://b/"), None)

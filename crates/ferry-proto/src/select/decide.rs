@@ -19,24 +19,41 @@ pub enum ProxyChoice {
     Direct,
     /// Connect through this proxy.
     Proxy(ProxyUrl),
+    /// Connect through these proxies in order: each hop's handshake runs
+    /// inside the connection through the ones before it. Never empty.
+    Chain(Vec<ProxyUrl>),
 }
 
 impl ProxyChoice {
-    /// The proxy, unless the choice is DIRECT.
+    /// The proxy the request is finally sent through (the last hop of a
+    /// chain), unless the choice is DIRECT.
     pub fn proxy(&self) -> Option<&ProxyUrl> {
+        self.hops().last()
+    }
+
+    /// Every proxy hop in order: none for DIRECT, one for a proxy.
+    pub fn hops(&self) -> &[ProxyUrl] {
         match self {
-            ProxyChoice::Direct => None,
-            ProxyChoice::Proxy(p) => Some(p),
+            ProxyChoice::Direct => &[],
+            ProxyChoice::Proxy(p) => std::slice::from_ref(p),
+            ProxyChoice::Chain(hops) => hops,
         }
     }
 }
 
 impl fmt::Display for ProxyChoice {
+    /// `DIRECT`, `scheme://host:port`, or a chain's hops joined by ` -> `.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProxyChoice::Direct => f.write_str("DIRECT"),
-            ProxyChoice::Proxy(p) => fmt::Display::fmt(p, f),
+        if matches!(self, ProxyChoice::Direct) {
+            return f.write_str("DIRECT");
         }
+        for (i, hop) in self.hops().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            fmt::Display::fmt(hop, f)?;
+        }
+        Ok(())
     }
 }
 
@@ -238,7 +255,7 @@ fn host_of(url: &url::Url) -> String {
 pub fn route_line(decision: &Decision) -> String {
     match &decision.choice {
         ProxyChoice::Direct => "DIRECT".to_owned(),
-        ProxyChoice::Proxy(p) => format!("PROXY {p}"),
+        other => format!("PROXY {other}"),
     }
 }
 
@@ -622,5 +639,12 @@ mod tests {
         let p = ProxyUrl::parse("http://p:1").unwrap();
         assert_eq!(ProxyChoice::Proxy(p.clone()).proxy(), Some(&p));
         assert_eq!(ProxyChoice::Direct.to_string(), "DIRECT");
+        let chain = ProxyChoice::Chain(vec![
+            ProxyUrl::parse("socks5h://u:pw@a:1080").unwrap(),
+            ProxyUrl::parse("http://b:3128").unwrap(),
+        ]);
+        assert_eq!(chain.to_string(), "socks5h://a:1080 -> http://b:3128");
+        assert_eq!(chain.proxy().unwrap().host(), "b");
+        assert_eq!(chain.hops().len(), 2);
     }
 }

@@ -142,6 +142,11 @@ impl ProxyMap {
     /// [`ProxyChoice::Direct`] for an explicit "none").
     pub fn insert_choice(&mut self, key: &str, choice: ProxyChoice) -> Result<(), SelectError> {
         let parsed = parse_key(key).map_err(|why| SelectError::invalid_key(key, why))?;
+        // One form per meaning: a chain of one hop is that proxy.
+        let choice = match choice {
+            ProxyChoice::Chain(mut hops) if hops.len() == 1 => ProxyChoice::Proxy(hops.remove(0)),
+            other => other,
+        };
         self.put(key, parsed, choice);
         Ok(())
     }

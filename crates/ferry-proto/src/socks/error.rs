@@ -10,10 +10,12 @@ use super::{SocksVersion, TargetAddr};
 /// was found. `Display` is one sentence naming the SOCKS version and, for a
 /// refusal, the reply code and its meaning. No error holds a user name or
 /// password.
+#[derive(Clone)]
 pub struct SocksError {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     version: SocksVersion,
     kind: SocksErrorKind,

@@ -12,6 +12,7 @@
 //! like a misconfiguration.
 
 pub(crate) mod io;
+pub(crate) mod socks;
 pub(crate) mod tcp;
 pub(crate) mod tls;
 pub(crate) mod tunnel;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_proto::{ProxyScheme, ProxyUrl};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use rustls::ClientConfig;
 
 use self::io::{looks_like_http, BoxIo, Sniff, SniffRecord};
@@ -84,7 +85,7 @@ pub(crate) struct Established {
 impl Connector {
     /// Builds the stream for `key`, hop by hop. `proxy_auth` is a
     /// `Proxy-Authorization` value set by hand on the request, which goes on
-    /// the `CONNECT` instead of the proxy's own credentials.
+    /// the last hop's `CONNECT` instead of that proxy's own credentials.
     pub(crate) async fn connect(
         &self,
         key: &PoolKey,
@@ -97,18 +98,27 @@ impl Connector {
                 let io = self.tcp(&target.host, target.port, None, &mut info).await?;
                 self.origin_layer(target, io, None, &mut info).await?
             }
-            PoolKey::Forward(proxy) => {
-                let io = self.proxy_layer(proxy, &mut info).await?;
+            PoolKey::Forward(hops) => {
+                let io = self.through(hops, &mut info).await?;
                 let record = SniffRecord::default();
                 info.sniff = Some(record.clone());
                 (Box::new(Sniff::recording(io, record)) as BoxIo, false)
             }
-            PoolKey::Tunnel(proxy, target, _) => {
-                let io = self.proxy_layer(proxy, &mut info).await?;
+            PoolKey::Tunnel(hops, target, _) => {
+                let io = self.through(hops, &mut info).await?;
+                let last = hops.len() - 1;
                 let io = self
-                    .tunnel_layer(proxy, target, io, proxy_auth, &mut info)
+                    .open(
+                        hops,
+                        last,
+                        io,
+                        &target.host,
+                        target.port,
+                        proxy_auth,
+                        &mut info,
+                    )
                     .await?;
-                self.origin_layer(target, io, Some(proxy), &mut info)
+                self.origin_layer(target, io, hops.last(), &mut info)
                     .await?
             }
         };
@@ -116,11 +126,33 @@ impl Connector {
         Ok(Established { io, h2, info })
     }
 
+    /// A stream to the last of `hops`: TCP to the first, then through each
+    /// hop to the next (a `CONNECT` or SOCKS handshake inside the stream so
+    /// far), with TLS to every `https://` hop.
+    async fn through(&self, hops: &[ProxyUrl], info: &mut ConnInfo) -> Result<BoxIo, Error> {
+        let first = &hops[0];
+        let io = self
+            .tcp(
+                first.host(),
+                first.port(),
+                Some(HopLabel::at(hops, 0)),
+                info,
+            )
+            .await?;
+        let mut io = self.proxy_tls(hops, 0, io, info).await?;
+        for i in 1..hops.len() {
+            let (host, port) = (hops[i].host(), hops[i].port());
+            io = self.open(hops, i - 1, io, host, port, None, info).await?;
+            io = self.proxy_tls(hops, i, io, info).await?;
+        }
+        Ok(io)
+    }
+
     async fn tcp(
         &self,
         host: &str,
         port: u16,
-        proxy: Option<&ProxyUrl>,
+        hop: Option<HopLabel>,
         info: &mut ConnInfo,
     ) -> Result<BoxIo, Error> {
         let result = with_timeout(
@@ -129,14 +161,14 @@ impl Connector {
             tcp::connect(host, port),
         )
         .await;
-        let fail = |e: Error| match proxy {
-            Some(p) => e.with_hop(HopLabel::of(p)),
+        let label = |e: Error| match &hop {
+            Some(h) => e.with_hop(h.clone()),
             None => e,
         };
-        let tcp = result.map_err(fail)?.map_err(|e| {
-            let error = match proxy {
-                Some(p) => Error::new(Kind::ProxyConnect, format!("cannot reach the proxy: {e}"))
-                    .with_hop(HopLabel::of(p))
+        let tcp = result.map_err(label)?.map_err(|e| {
+            let error = match &hop {
+                Some(h) => Error::new(Kind::ProxyConnect, format!("cannot reach the proxy: {e}"))
+                    .with_hop(h.clone())
                     .with_hint(
                         "check the proxy URL's host and port, and that the proxy is running",
                     ),
@@ -153,19 +185,15 @@ impl Connector {
         Ok(Box::new(tcp.stream))
     }
 
-    /// TCP to the proxy, and TLS to it for `https://` proxies.
-    async fn proxy_layer(&self, proxy: &ProxyUrl, info: &mut ConnInfo) -> Result<BoxIo, Error> {
-        if proxy.scheme().is_socks() {
-            return Err(Error::new(
-                Kind::ProxyConfig,
-                format!("{} proxies are not supported yet", proxy.scheme()),
-            )
-            .with_hop(HopLabel::of(proxy))
-            .with_hint("use an http:// or https:// proxy"));
-        }
-        let io = self
-            .tcp(proxy.host(), proxy.port(), Some(proxy), info)
-            .await?;
+    /// TLS to hop `i` when it is an `https://` proxy.
+    async fn proxy_tls(
+        &self,
+        hops: &[ProxyUrl],
+        i: usize,
+        io: BoxIo,
+        info: &mut ConnInfo,
+    ) -> Result<BoxIo, Error> {
+        let proxy = &hops[i];
         if proxy.scheme() != ProxyScheme::Https {
             return Ok(io);
         }
@@ -174,7 +202,7 @@ impl Connector {
         let handshake = tls::handshake(self.proxy_tls.clone(), name, io);
         let result = with_timeout(self.timeouts.tls, TimeoutPhase::TlsHandshake, handshake)
             .await
-            .map_err(|e| e.with_hop(HopLabel::of(proxy)))?;
+            .map_err(|e| e.with_hop(HopLabel::at(hops, i)))?;
         let (io, tls) = result.map_err(|failure| {
             let hint = looks_like_http(&failure.first_bytes).then(|| {
                 format!(
@@ -182,22 +210,56 @@ impl Connector {
                     proxy.authority()
                 )
             });
-            tls_error(Kind::ProxyTls, "TLS handshake with the proxy failed", failure, hint).with_hop(HopLabel::of(proxy))
+            tls_error(Kind::ProxyTls, "TLS handshake with the proxy failed", failure, hint)
+                .with_hop(HopLabel::at(hops, i))
         })?;
         info.proxy_tls = Some(tls);
-        info.proxy_tls_time = Some(start.elapsed());
+        info.proxy_tls_time = Some(start.elapsed() + info.proxy_tls_time.unwrap_or_default());
         Ok(io)
     }
 
-    async fn tunnel_layer(
+    /// Asks hop `i` for a connection to `host:port` over `io`: `CONNECT` for
+    /// HTTP(S) proxies, the SOCKS handshake for SOCKS ones.
+    #[allow(clippy::too_many_arguments)]
+    async fn open(
         &self,
-        proxy: &ProxyUrl,
-        target: &Target,
+        hops: &[ProxyUrl],
+        i: usize,
         io: BoxIo,
+        host: &str,
+        port: u16,
         proxy_auth: Option<&HeaderValue>,
         info: &mut ConnInfo,
     ) -> Result<BoxIo, Error> {
+        let proxy = &hops[i];
         let start = Instant::now();
+        let label = |e: Error| e.with_hop(HopLabel::at(hops, i));
+        let io = if proxy.scheme().is_socks() {
+            let setup = socks::handshake(io, proxy, host, port);
+            with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
+                .await
+                .and_then(|r| r)
+                .map_err(label)?
+        } else {
+            let authority = authority(host, port);
+            let headers = self.connect_headers(proxy, proxy_auth);
+            let setup = tunnel::establish(io, proxy, &authority, &headers);
+            let (io, exchange) = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
+                .await
+                .and_then(|r| r)
+                .map_err(label)?;
+            info.tunnel_exchange = Some(exchange);
+            io
+        };
+        info.tunnel = Some(start.elapsed() + info.tunnel.unwrap_or_default());
+        Ok(io)
+    }
+
+    fn connect_headers(
+        &self,
+        proxy: &ProxyUrl,
+        proxy_auth: Option<&HeaderValue>,
+    ) -> Vec<(HeaderName, HeaderValue)> {
         let mut headers = Vec::with_capacity(2 + self.proxy_headers.len());
         if let Some(ua) = &self.user_agent {
             headers.push((http::header::USER_AGENT, ua.clone()));
@@ -212,15 +274,7 @@ impl Connector {
         for (name, value) in &self.proxy_headers {
             headers.push((name.clone(), value.clone()));
         }
-        let authority = target.authority();
-        let setup = tunnel::establish(io, proxy, &authority, &headers);
-        let (io, exchange) = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
-            .await
-            .and_then(|r| r)
-            .map_err(|e| e.with_hop(HopLabel::of(proxy)))?;
-        info.tunnel = Some(start.elapsed());
-        info.tunnel_exchange = Some(exchange);
-        Ok(io)
+        headers
     }
 
     /// TLS to the origin for https targets; says whether HTTP/2 was agreed.
@@ -259,6 +313,15 @@ impl Connector {
         info.origin_tls = Some(tls);
         info.origin_tls_time = Some(start.elapsed());
         Ok((io, h2))
+    }
+}
+
+/// `host:port`, IPv6 in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -315,7 +378,7 @@ mod tests {
             .start()
             .await;
         let key = PoolKey::Tunnel(
-            ProxyUrl::parse(proxy.url()).unwrap(),
+            vec![ProxyUrl::parse(proxy.url()).unwrap()],
             Target {
                 scheme: Scheme::Http,
                 host: "127.0.0.1".into(),
