@@ -13,12 +13,14 @@ use http::{Method, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use url::Url;
 
+use crate::auth::{AuthSession, AuthSettings, GiveUp, ProxyAuth};
 use crate::body::Body;
 use crate::connect::io::looks_like_tls;
+use crate::connect::tunnel::auth_error;
 use crate::connect::{with_timeout, Connector, Timeouts};
 use crate::error::{Error, Kind, ProxyResponse, TimeoutPhase};
 use crate::pool::{Conn, Pool, PoolConfig, Sender};
-use crate::proxy::{basic_header, config_error, Proxy};
+use crate::proxy::{config_error, Proxy};
 use crate::request::{Request, RequestBuilder};
 use crate::response::{GiveBack, Meta, Response, ResponseBody};
 use crate::route::{HopLabel, PoolKey, Route, RouteKind, ShowHops, Target};
@@ -298,19 +300,34 @@ impl Client {
         // CONNECT of a tunnel, on forwarded requests, and nowhere else.
         let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION).cloned();
         let key = PoolKey::new(&route, &target, hand_auth.as_ref());
+        let forward_to = match route.kind() {
+            RouteKind::Forward => route.proxy(),
+            _ => None,
+        };
+        // Forwarded requests answer the proxy's 407s themselves; tunnels do
+        // it on their CONNECT, in the connector.
+        let mut auth = match (forward_to, &hand_auth) {
+            (Some(p), None) => Some(AuthSession::new(&self.inner.connector.auth, p)),
+            _ => None,
+        };
 
-        let mut spare = body.try_clone();
-        let mut body = Some(body);
+        let resend = body.try_clone();
+        let mut next_body = Some(body);
         let mut retried = false;
+        // The connection an authentication round continues on.
+        let mut kept: Option<Conn> = None;
         loop {
-            let (mut conn, reused) = match self.inner.pool.checkout(&key) {
+            let (mut conn, reused) = match kept.take() {
                 Some(c) => (c, true),
-                None => (
-                    self.connect(&key, hand_auth.as_ref())
-                        .await
-                        .map_err(|e| e.with_url(url))?,
-                    false,
-                ),
+                None => match self.inner.pool.checkout(&key) {
+                    Some(c) => (c, true),
+                    None => (
+                        self.connect(&key, hand_auth.as_ref())
+                            .await
+                            .map_err(|e| e.with_url(url))?,
+                        false,
+                    ),
+                },
             };
             if let Sender::H1(s) = &mut conn.sender {
                 if let Err(e) = s.ready().await {
@@ -327,14 +344,27 @@ impl Client {
                 }
             }
             let h2 = matches!(conn.sender, Sender::H2(_));
-            let Some(this_body) = body.take().or_else(|| spare.take()) else {
+            let Some(this_body) = next_body
+                .take()
+                .or_else(|| resend.as_ref().and_then(Body::try_clone))
+            else {
                 return Err(Error::new(
                     Kind::Request,
-                    "connection failed and the body cannot be sent again",
+                    "the request must be sent again, but its body was a stream",
                 )
                 .with_url(url));
             };
-            let request = self.http_request(req, &route, &target, h2, this_body)?;
+            let target_form = request_target(req, &route, &target, h2);
+            let proxy_auth = auth.as_ref().and_then(AuthSession::header);
+            let request = self.http_request(
+                req,
+                &target_form,
+                &route,
+                &target,
+                h2,
+                this_body,
+                proxy_auth,
+            )?;
             let sent = match &mut conn.sender {
                 Sender::H1(s) => {
                     with_timeout(
@@ -353,34 +383,8 @@ impl Client {
                     .await
                 }
             };
-            let sent = sent.map_err(|e| e.with_url(url))?;
-            match sent {
-                Ok(resp) => {
-                    let meta = Meta {
-                        route,
-                        reused,
-                        conn: conn.info.clone(),
-                        first_byte: start.elapsed(),
-                    };
-                    let (parts, incoming) = resp.into_parts();
-                    let give_back = match conn.sender {
-                        Sender::H1(_) => Some(GiveBack {
-                            pool: self.inner.pool.clone(),
-                            key,
-                            conn,
-                        }),
-                        Sender::H2(_) => None,
-                    };
-                    let body =
-                        ResponseBody::new(incoming, give_back, self.inner.read_timeout, deadline);
-                    let resp = Response::new(parts, url.clone(), meta, body);
-                    if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-                        && resp.route().kind() == RouteKind::Forward
-                    {
-                        return Err(forward_auth_error(resp).await);
-                    }
-                    return Ok(resp);
-                }
+            let resp = match sent.map_err(|e| e.with_url(url))? {
+                Ok(resp) => resp,
                 Err(mut failed) => {
                     let unsent = failed.take_message();
                     let error = failed.into_error();
@@ -392,12 +396,75 @@ impl Client {
                     if reused && !retried && safe {
                         tracing::debug!("request on a reused connection failed ({error}); retrying on a new one");
                         retried = true;
-                        body = unsent.map(|r| r.into_body());
+                        next_body = unsent.map(|r| r.into_body());
                         continue;
                     }
                     return Err(request_error(error, &route, &conn, url));
                 }
+            };
+            if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                if let Some(proxy) = forward_to {
+                    let (parts, incoming) = resp.into_parts();
+                    let (body, complete) = drain_capped(incoming, self.inner.read_timeout).await;
+                    let response = ProxyResponse {
+                        status: parts.status,
+                        reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
+                        headers: parts.headers,
+                        body,
+                        truncated: !complete,
+                    };
+                    let fail = |give_up| {
+                        auth_error(response.clone(), give_up)
+                            .with_url(url)
+                            .with_hop(HopLabel::of(proxy))
+                    };
+                    let Some(session) = auth.as_mut() else {
+                        // A hand-set Proxy-Authorization was refused.
+                        return Err(fail(GiveUp::Rejected));
+                    };
+                    let challenges = ferry_proto::auth::parse_all(
+                        response
+                            .headers
+                            .get_all(header::PROXY_AUTHENTICATE)
+                            .iter()
+                            .map(|v| v.as_bytes()),
+                    );
+                    session
+                        .answer(&challenges, req.method.as_str(), &target_form)
+                        .map_err(fail)?;
+                    // The next attempt goes on this connection if it is still
+                    // open (NTLM needs that), on a new one otherwise.
+                    if let (true, Sender::H1(s)) = (complete, &mut conn.sender) {
+                        if s.ready().await.is_ok() {
+                            kept = Some(conn);
+                        }
+                    }
+                    if kept.is_none() {
+                        session.connection_lost();
+                    }
+                    continue;
+                }
             }
+            if let Some(session) = &mut auth {
+                session.succeeded();
+            }
+            let meta = Meta {
+                route,
+                reused,
+                conn: conn.info.clone(),
+                first_byte: start.elapsed(),
+            };
+            let (parts, incoming) = resp.into_parts();
+            let give_back = match conn.sender {
+                Sender::H1(_) => Some(GiveBack {
+                    pool: self.inner.pool.clone(),
+                    key,
+                    conn,
+                }),
+                Sender::H2(_) => None,
+            };
+            let body = ResponseBody::new(incoming, give_back, self.inner.read_timeout, deadline);
+            return Ok(Response::new(parts, url.clone(), meta, body));
         }
     }
 
@@ -445,22 +512,18 @@ impl Client {
     /// The request as hyper sends it on this route: absolute-form to a
     /// forwarding proxy, origin-form otherwise; `Host` for HTTP/1.1;
     /// `Proxy-Authorization` only when the proxy reads this request.
+    #[allow(clippy::too_many_arguments)]
     fn http_request(
         &self,
         req: &Request,
+        target_form: &str,
         route: &Route,
         target: &Target,
         h2: bool,
         body: Body,
+        proxy_auth: Option<&HeaderValue>,
     ) -> Result<http::Request<Body>, Error> {
-        let url = &req.url;
-        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let forward = route.kind() == RouteKind::Forward;
-        let uri = if forward || h2 {
-            format!("{}://{}{}", url.scheme(), target.host_header(), path)
-        } else {
-            path.to_owned()
-        };
         let mut headers =
             HeaderMap::with_capacity(self.inner.default_headers.len() + req.headers.len() + 2);
         for (name, value) in &self.inner.default_headers {
@@ -479,19 +542,18 @@ impl Client {
         if h2 {
             headers.remove(header::HOST);
         }
-        if forward {
-            if !headers.contains_key(header::PROXY_AUTHORIZATION) {
-                if let Some(v) = route.proxy().and_then(basic_header) {
-                    headers.insert(header::PROXY_AUTHORIZATION, v);
-                }
-            }
-        } else {
+        if !forward {
             headers.remove(header::PROXY_AUTHORIZATION);
+        } else if let (false, Some(v)) = (
+            headers.contains_key(header::PROXY_AUTHORIZATION),
+            proxy_auth,
+        ) {
+            headers.insert(header::PROXY_AUTHORIZATION, v.clone());
         }
         let mut request = http::Request::new(body);
         *request.method_mut() = req.method.clone();
-        *request.uri_mut() = uri.parse().map_err(|e| {
-            Error::new(Kind::InvalidUrl, format!("URL cannot be sent: {e}")).with_url(url)
+        *request.uri_mut() = target_form.parse().map_err(|e| {
+            Error::new(Kind::InvalidUrl, format!("URL cannot be sent: {e}")).with_url(&req.url)
         })?;
         *request.version_mut() = if h2 {
             Version::HTTP_2
@@ -500,6 +562,49 @@ impl Client {
         };
         *request.headers_mut() = headers;
         Ok(request)
+    }
+}
+
+/// The request-target as sent: absolute-form to a forwarding proxy (and for
+/// HTTP/2's pseudo-headers), origin-form otherwise. Never user info or a
+/// fragment.
+fn request_target(req: &Request, route: &Route, target: &Target, h2: bool) -> String {
+    let url = &req.url;
+    let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    if route.kind() == RouteKind::Forward || h2 {
+        format!("{}://{}{}", url.scheme(), target.host_header(), path)
+    } else {
+        path.to_owned()
+    }
+}
+
+/// Reads a proxy's 407 body to its end so that the connection can carry the
+/// next round, keeping at most 64 KiB of it; says whether the end was reached.
+async fn drain_capped(
+    mut incoming: hyper::body::Incoming,
+    read_timeout: Option<Duration>,
+) -> (bytes::Bytes, bool) {
+    use http_body_util::BodyExt;
+    const CAP: usize = 64 * 1024;
+    const GIVE_UP: usize = 1024 * 1024;
+    let limit = read_timeout.unwrap_or(Duration::from_secs(5));
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    loop {
+        match tokio::time::timeout(limit, incoming.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    seen += data.len();
+                    let room = CAP.saturating_sub(kept.len());
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                    if seen > GIVE_UP {
+                        return (kept.into(), false);
+                    }
+                }
+            }
+            Ok(None) => return (kept.into(), true),
+            Ok(Some(Err(_))) | Err(_) => return (kept.into(), false),
+        }
     }
 }
 
@@ -533,30 +638,6 @@ fn request_error(error: hyper::Error, route: &Route, conn: &Conn, url: &Url) -> 
     .with_source(error)
     .with_url(url)
     .with_hop(HopLabel::of(proxy))
-}
-
-async fn forward_auth_error(resp: Response) -> Error {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let url = resp.url().clone();
-    let proxy = resp.route().proxy().cloned();
-    let has_creds = proxy.as_ref().is_some_and(|p| p.credentials().is_some());
-    let body = match resp.content_length() {
-        Some(n) if n <= 64 * 1024 => resp.bytes().await.unwrap_or_default(),
-        _ => Default::default(),
-    };
-    let response = ProxyResponse {
-        status,
-        reason: status.canonical_reason().unwrap_or("").to_owned(),
-        headers,
-        body,
-        truncated: false,
-    };
-    let mut e = crate::connect::tunnel::auth_error(response, has_creds).with_url(&url);
-    if let Some(p) = proxy {
-        e = e.with_hop(HopLabel::of(&p));
-    }
-    e
 }
 
 fn is_idempotent(m: &Method) -> bool {
@@ -675,6 +756,7 @@ pub struct ClientBuilder<F = Async> {
     user_agent: Option<HeaderValue>,
     default_headers: HeaderMap,
     proxy_headers: HeaderMap,
+    proxy_auth: AuthSettings,
     proxy_tunnel_http: bool,
     forward_https: bool,
     max_redirects: usize,
@@ -739,6 +821,7 @@ impl<F> ClientBuilder<F> {
             ))),
             default_headers: HeaderMap::new(),
             proxy_headers: HeaderMap::new(),
+            proxy_auth: AuthSettings::default(),
             proxy_tunnel_http: false,
             forward_https: false,
             max_redirects: 10,
@@ -864,6 +947,34 @@ impl<F> ClientBuilder<F> {
         }
     }
 
+    /// Which scheme to answer proxies' 407 challenges with (default
+    /// [`ProxyAuth::Any`]: the strongest offered, NTLM > Digest > Basic, with
+    /// Basic sent before any challenge when the proxy URL has credentials).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// let client = ferry::Client::builder()
+    ///     .proxy(ferry::Proxy::all("http://user:pass@proxy.corp:3128")?)
+    ///     .proxy_auth(ferry::ProxyAuth::Ntlm)
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn proxy_auth(mut self, scheme: ProxyAuth) -> Self {
+        self.proxy_auth.scheme = scheme;
+        self
+    }
+
+    /// An authenticator of your own (Negotiate/Kerberos, or any other scheme):
+    /// `make` builds one per exchange, and it answers whenever the proxy
+    /// offers its scheme. See [`ferry::auth::Authenticator`](crate::auth::Authenticator).
+    pub fn proxy_authenticator<M>(mut self, make: M) -> Self
+    where
+        M: Fn() -> Box<dyn crate::auth::Authenticator> + Send + Sync + 'static,
+    {
+        self.proxy_auth.custom = Some(Arc::new(make));
+        self
+    }
+
     /// Headers sent on every request (a request's own headers of the same
     /// name replace them).
     pub fn default_headers(mut self, headers: HeaderMap) -> Self {
@@ -986,6 +1097,7 @@ impl<F> ClientBuilder<F> {
             timeouts: self.timeouts,
             user_agent: self.user_agent.clone(),
             proxy_headers: self.proxy_headers,
+            auth: self.proxy_auth,
         };
         let mut default_headers = self.default_headers;
         if let Some(ua) = self.user_agent {

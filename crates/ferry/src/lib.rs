@@ -76,6 +76,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod auth;
 mod body;
 mod client;
 mod connect;
@@ -89,6 +90,7 @@ mod tls;
 
 pub mod blocking;
 
+pub use crate::auth::ProxyAuth;
 pub use crate::body::Body;
 pub use crate::client::{Async, Client, ClientBuilder, IntoUrl, RouteDecision};
 pub use crate::connect::tunnel::TunnelExchange;

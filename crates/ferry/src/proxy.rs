@@ -3,7 +3,6 @@
 use std::fmt;
 
 use ferry_proto::{Credentials, ProxyUrl};
-use http::HeaderValue;
 
 use crate::error::{Error, Kind};
 
@@ -181,15 +180,6 @@ impl fmt::Debug for Proxy {
     }
 }
 
-/// `Proxy-Authorization: Basic ...` for a proxy with credentials, marked
-/// sensitive so that it is never printed.
-pub(crate) fn basic_header(proxy: &ProxyUrl) -> Option<HeaderValue> {
-    let creds = proxy.credentials()?;
-    let mut value = HeaderValue::try_from(ferry_proto::auth::basic::header_value(creds)).ok()?;
-    value.set_sensitive(true);
-    Some(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,9 +192,6 @@ mod tests {
         let p = p.basic_auth("other", "s3cret");
         assert!(!format!("{p:?}").contains("s3cret"));
         assert_eq!(p.url().unwrap().credentials().unwrap().username(), "other");
-        let h = basic_header(p.url().unwrap()).unwrap();
-        assert!(h.is_sensitive());
-        assert!(!format!("{h:?}").contains("b3RoZXI"));
     }
 
     #[test]

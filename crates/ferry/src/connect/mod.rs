@@ -28,6 +28,7 @@ use rustls::ClientConfig;
 
 use self::io::{looks_like_http, BoxIo, Sniff, SniffRecord};
 use self::tls::{TlsFailure, TlsInfo};
+use crate::auth::{AuthSession, AuthSettings};
 use crate::error::{Error, Kind, TimeoutPhase};
 use crate::route::{HopLabel, PoolKey, Target};
 use crate::tls::server_name;
@@ -48,7 +49,24 @@ pub(crate) struct Connector {
     pub(crate) timeouts: Timeouts,
     pub(crate) user_agent: Option<HeaderValue>,
     pub(crate) proxy_headers: HeaderMap,
+    pub(crate) auth: AuthSettings,
 }
+
+/// Why building a connection stopped: an error, or a proxy that closed the
+/// connection after a 407 and wants the next attempt on a new one.
+enum Fail {
+    Error(Error),
+    Reconnect,
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        Fail::Error(e)
+    }
+}
+
+/// Per hop, the authentication exchange in progress (kept across reconnections).
+type Sessions = Vec<Option<AuthSession>>;
 
 /// How a new connection was made: what a response reports about it.
 #[derive(Clone, Debug, Default)]
@@ -92,20 +110,52 @@ impl Connector {
         proxy_auth: Option<&HeaderValue>,
     ) -> Result<Established, Error> {
         let start = Instant::now();
-        let mut info = ConnInfo::default();
-        let (io, h2) = match key {
+        let hops = match key {
+            PoolKey::Direct(_) => 0,
+            PoolKey::Forward(hops) | PoolKey::Tunnel(hops, _, _) => hops.len(),
+        };
+        let mut sessions: Sessions = (0..hops).map(|_| None).collect();
+        // Each reconnection answers one more challenge, and sessions give up
+        // after MAX_ROUNDS of them: this loop ends.
+        for _ in 0..=crate::auth::MAX_ROUNDS {
+            let mut info = ConnInfo::default();
+            match self.build(key, proxy_auth, &mut sessions, &mut info).await {
+                Ok((io, h2)) => {
+                    info.total = start.elapsed();
+                    return Ok(Established { io, h2, info });
+                }
+                Err(Fail::Error(e)) => return Err(e),
+                Err(Fail::Reconnect) => {
+                    tracing::debug!("the proxy closed the connection after a 407; reconnecting")
+                }
+            }
+        }
+        Err(Error::new(
+            Kind::ProxyAuth,
+            "the proxy kept closing the connection during authentication",
+        ))
+    }
+
+    async fn build(
+        &self,
+        key: &PoolKey,
+        proxy_auth: Option<&HeaderValue>,
+        sessions: &mut Sessions,
+        info: &mut ConnInfo,
+    ) -> Result<(BoxIo, bool), Fail> {
+        Ok(match key {
             PoolKey::Direct(target) => {
-                let io = self.tcp(&target.host, target.port, None, &mut info).await?;
-                self.origin_layer(target, io, None, &mut info).await?
+                let io = self.tcp(&target.host, target.port, None, info).await?;
+                self.origin_layer(target, io, None, info).await?
             }
             PoolKey::Forward(hops) => {
-                let io = self.through(hops, &mut info).await?;
+                let io = self.through(hops, sessions, info).await?;
                 let record = SniffRecord::default();
                 info.sniff = Some(record.clone());
                 (Box::new(Sniff::recording(io, record)) as BoxIo, false)
             }
             PoolKey::Tunnel(hops, target, _) => {
-                let io = self.through(hops, &mut info).await?;
+                let io = self.through(hops, sessions, info).await?;
                 let last = hops.len() - 1;
                 let io = self
                     .open(
@@ -115,21 +165,24 @@ impl Connector {
                         &target.host,
                         target.port,
                         proxy_auth,
-                        &mut info,
+                        sessions,
+                        info,
                     )
                     .await?;
-                self.origin_layer(target, io, hops.last(), &mut info)
-                    .await?
+                self.origin_layer(target, io, hops.last(), info).await?
             }
-        };
-        info.total = start.elapsed();
-        Ok(Established { io, h2, info })
+        })
     }
 
     /// A stream to the last of `hops`: TCP to the first, then through each
     /// hop to the next (a `CONNECT` or SOCKS handshake inside the stream so
     /// far), with TLS to every `https://` hop.
-    async fn through(&self, hops: &[ProxyUrl], info: &mut ConnInfo) -> Result<BoxIo, Error> {
+    async fn through(
+        &self,
+        hops: &[ProxyUrl],
+        sessions: &mut Sessions,
+        info: &mut ConnInfo,
+    ) -> Result<BoxIo, Fail> {
         let first = &hops[0];
         let io = self
             .tcp(
@@ -142,7 +195,9 @@ impl Connector {
         let mut io = self.proxy_tls(hops, 0, io, info).await?;
         for i in 1..hops.len() {
             let (host, port) = (hops[i].host(), hops[i].port());
-            io = self.open(hops, i - 1, io, host, port, None, info).await?;
+            io = self
+                .open(hops, i - 1, io, host, port, None, sessions, info)
+                .await?;
             io = self.proxy_tls(hops, i, io, info).await?;
         }
         Ok(io)
@@ -219,7 +274,7 @@ impl Connector {
     }
 
     /// Asks hop `i` for a connection to `host:port` over `io`: `CONNECT` for
-    /// HTTP(S) proxies, the SOCKS handshake for SOCKS ones.
+    /// HTTP(S) proxies (with its 407 rounds), the SOCKS handshake for SOCKS ones.
     #[allow(clippy::too_many_arguments)]
     async fn open(
         &self,
@@ -229,8 +284,9 @@ impl Connector {
         host: &str,
         port: u16,
         proxy_auth: Option<&HeaderValue>,
+        sessions: &mut Sessions,
         info: &mut ConnInfo,
-    ) -> Result<BoxIo, Error> {
+    ) -> Result<BoxIo, Fail> {
         let proxy = &hops[i];
         let start = Instant::now();
         let label = |e: Error| e.with_hop(HopLabel::at(hops, i));
@@ -242,34 +298,34 @@ impl Connector {
                 .map_err(label)?
         } else {
             let authority = authority(host, port);
-            let headers = self.connect_headers(proxy, proxy_auth);
-            let setup = tunnel::establish(io, proxy, &authority, &headers);
-            let (io, exchange) = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
+            let headers = self.connect_headers(proxy_auth);
+            let session = sessions[i].get_or_insert_with(|| AuthSession::new(&self.auth, proxy));
+            let setup = tunnel::establish(io, proxy, &authority, &headers, session);
+            let outcome = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
                 .await
                 .and_then(|r| r)
                 .map_err(label)?;
-            info.tunnel_exchange = Some(exchange);
-            io
+            match outcome {
+                tunnel::Outcome::Open(io, exchange) => {
+                    info.tunnel_exchange = Some(exchange);
+                    io
+                }
+                tunnel::Outcome::Reconnect => return Err(Fail::Reconnect),
+            }
         };
         info.tunnel = Some(start.elapsed() + info.tunnel.unwrap_or_default());
         Ok(io)
     }
 
-    fn connect_headers(
-        &self,
-        proxy: &ProxyUrl,
-        proxy_auth: Option<&HeaderValue>,
-    ) -> Vec<(HeaderName, HeaderValue)> {
+    /// The headers of every `CONNECT` (the session adds its own
+    /// `Proxy-Authorization`; a hand-set one replaces it).
+    fn connect_headers(&self, proxy_auth: Option<&HeaderValue>) -> Vec<(HeaderName, HeaderValue)> {
         let mut headers = Vec::with_capacity(2 + self.proxy_headers.len());
         if let Some(ua) = &self.user_agent {
             headers.push((http::header::USER_AGENT, ua.clone()));
         }
-        let auth = match proxy_auth {
-            Some(v) => Some(v.clone()),
-            None => crate::proxy::basic_header(proxy),
-        };
-        if let Some(v) = auth {
-            headers.push((http::header::PROXY_AUTHORIZATION, v));
+        if let Some(v) = proxy_auth {
+            headers.push((http::header::PROXY_AUTHORIZATION, v.clone()));
         }
         for (name, value) in &self.proxy_headers {
             headers.push((name.clone(), value.clone()));
@@ -364,6 +420,7 @@ mod tests {
             timeouts: Timeouts::default(),
             user_agent: None,
             proxy_headers: HeaderMap::new(),
+            auth: AuthSettings::default(),
         }
     }
 

@@ -14,6 +14,7 @@ use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::io::{BoxIo, Prefixed};
+use crate::auth::{AuthSession, GiveUp};
 use crate::error::{Error, Kind, ProxyResponse};
 
 /// The most of a refusal's body kept for the error.
@@ -83,94 +84,150 @@ fn shown_response(head: &ResponseHead) -> String {
     out
 }
 
-/// Sends `CONNECT authority` and reads the answer. On any 2xx, returns the
-/// tunnel (with the bytes the proxy sent past its head put back in front)
-/// and the exchange; otherwise a typed error with the proxy's answer.
+/// How a `CONNECT` exchange ended, when it did not fail.
+pub(crate) enum Outcome {
+    /// The tunnel is open.
+    Open(BoxIo, TunnelExchange),
+    /// The proxy answered 407 and closed the connection: connect again and
+    /// send the next attempt (the session knows what to send).
+    Reconnect,
+}
+
+/// Sends `CONNECT authority` and reads the answer, answering 407 challenges
+/// on the same connection while the proxy keeps it open. On any 2xx,
+/// returns the tunnel (with the bytes the proxy sent past its head put back
+/// in front); otherwise a typed error with the proxy's answer.
 pub(crate) async fn establish(
     mut io: BoxIo,
     proxy: &ProxyUrl,
     authority: &str,
     headers: &[(HeaderName, HeaderValue)],
-) -> Result<(BoxIo, TunnelExchange), Error> {
+    auth: &mut AuthSession,
+) -> Result<Outcome, Error> {
     // Header names go out in the conventional case (`Proxy-Authorization`):
     // names are case-insensitive, but some old proxies and many log readers
     // expect it.
-    let names: Vec<String> = headers
+    let mut names: Vec<String> = headers
         .iter()
         .map(|(n, _)| title_case(n.as_str()))
         .collect();
-    let mut pairs = Vec::with_capacity(headers.len());
-    for ((name, value), shown) in headers.iter().zip(&names) {
-        let value = value
-            .to_str()
-            .map_err(|_| Error::builder(format!("proxy header {name} is not visible ASCII")))?;
-        pairs.push((shown.as_str(), value));
-    }
-    let request = encode_request(authority, &pairs)
-        .map_err(|e| Error::builder(e.to_string()).with_source(e))?;
-    io.write_all(&request)
-        .await
-        .map_err(|e| io_error(e, "sending CONNECT"))?;
-    io.flush()
-        .await
-        .map_err(|e| io_error(e, "sending CONNECT"))?;
-
-    let mut parser = HeadParser::new(ferry_proto::connect::DEFAULT_MAX_HEAD);
+    names.push("Proxy-Authorization".to_owned());
     let mut buf = vec![0u8; 8 * 1024];
-    let (head, rest) = loop {
-        let n = io
-            .read(&mut buf)
+    loop {
+        let mut pairs = Vec::with_capacity(headers.len() + 1);
+        for ((name, value), shown) in headers.iter().zip(&names) {
+            let value = value
+                .to_str()
+                .map_err(|_| Error::builder(format!("proxy header {name} is not visible ASCII")))?;
+            pairs.push((shown.as_str(), value));
+        }
+        let has_auth = headers
+            .iter()
+            .any(|(n, _)| n == http::header::PROXY_AUTHORIZATION);
+        let session_value = match (has_auth, auth.header()) {
+            (false, Some(v)) => Some(
+                v.to_str()
+                    .map_err(|_| Error::builder("proxy credentials are not visible ASCII"))?
+                    .to_owned(),
+            ),
+            _ => None,
+        };
+        if let Some(v) = &session_value {
+            pairs.push((names[headers.len()].as_str(), v.as_str()));
+        }
+        let request = encode_request(authority, &pairs)
+            .map_err(|e| Error::builder(e.to_string()).with_source(e))?;
+        io.write_all(&request)
             .await
-            .map_err(|e| io_error(e, "reading the CONNECT answer"))?;
-        if n == 0 {
-            return Err(protocol_error(parser.eof(), proxy));
-        }
-        match parser
-            .push(&buf[..n])
-            .map_err(|e| protocol_error(e, proxy))?
-        {
-            Parsed::Incomplete => {}
-            Parsed::Complete { head, rest } => break (head, rest),
-        }
-    };
-    if head.is_success() {
-        let io: BoxIo = if rest.is_empty() {
-            io
-        } else {
-            Box::new(Prefixed::new(rest, io))
+            .map_err(|e| io_error(e, "sending CONNECT"))?;
+        io.flush()
+            .await
+            .map_err(|e| io_error(e, "sending CONNECT"))?;
+
+        let mut parser = HeadParser::new(ferry_proto::connect::DEFAULT_MAX_HEAD);
+        let (head, rest) = loop {
+            let n = io
+                .read(&mut buf)
+                .await
+                .map_err(|e| io_error(e, "reading the CONNECT answer"))?;
+            if n == 0 {
+                return Err(protocol_error(parser.eof(), proxy));
+            }
+            match parser
+                .push(&buf[..n])
+                .map_err(|e| protocol_error(e, proxy))?
+            {
+                Parsed::Incomplete => {}
+                Parsed::Complete { head, rest } => break (head, rest),
+            }
         };
-        let exchange = TunnelExchange {
-            request: shown_request(authority, &pairs),
-            response: shown_response(&head),
-            status: head.status(),
-        };
-        return Ok((io, exchange));
+        if head.is_success() {
+            auth.succeeded();
+            let io: BoxIo = if rest.is_empty() {
+                io
+            } else {
+                Box::new(Prefixed::new(rest, io))
+            };
+            let exchange = TunnelExchange {
+                request: shown_request(authority, &pairs),
+                response: shown_response(&head),
+                status: head.status(),
+            };
+            return Ok(Outcome::Open(io, exchange));
+        }
+        let (body, truncated, reusable) = read_error_body(&mut io, &head, rest, &mut buf).await;
+        let response = proxy_response(&head, body, truncated);
+        let status = head.status();
+        if !(status == 407 || status == 401) {
+            return Err(refusal(response, authority));
+        }
+        if has_auth {
+            // A hand-set Proxy-Authorization was refused: ferry does not
+            // replace what the caller chose.
+            return Err(auth_error(response, GiveUp::Rejected));
+        }
+        let challenges = ferry_proto::auth::parse_all(
+            head.headers_all("proxy-authenticate")
+                .chain(head.headers_all("www-authenticate")),
+        );
+        if let Err(give_up) = auth.answer(&challenges, "CONNECT", authority) {
+            return Err(auth_error(response, give_up));
+        }
+        if !reusable {
+            auth.connection_lost();
+            return Ok(Outcome::Reconnect);
+        }
+        tracing::debug!(
+            status,
+            "proxy asked for authentication; answering on the same connection"
+        );
     }
-    let (body, truncated) = read_error_body(&mut io, &head, rest, &mut buf).await;
-    let response = proxy_response(&head, body, truncated);
-    Err(refusal(response, proxy, authority))
 }
 
 /// Reads what the proxy sent with its refusal, as far as it comes within a
 /// short wait; a refusal is reported even when its body is broken.
+/// Also says whether the connection can carry another request.
 async fn read_error_body(
     io: &mut BoxIo,
     head: &ResponseHead,
     rest: Vec<u8>,
     buf: &mut [u8],
-) -> (Bytes, bool) {
+) -> (Bytes, bool, bool) {
     let Ok(mut reader) = BodyReader::new(head, ERROR_BODY_CAP) else {
-        return (Bytes::new(), false);
+        return (Bytes::new(), false, false);
     };
     let read = async {
         let mut progress = reader.push(&rest);
         loop {
             match progress {
                 Ok(Progress::Done {
-                    body, truncated, ..
-                }) => return (Bytes::from(body), truncated),
+                    body,
+                    truncated,
+                    reusable,
+                    rest,
+                }) => return (Bytes::from(body), truncated, reusable && rest.is_empty()),
                 Ok(Progress::Incomplete) => {}
-                Err(_) => return (Bytes::new(), false),
+                Err(_) => return (Bytes::new(), false, false),
             }
             progress = match io.read(buf).await {
                 Ok(0) | Err(_) => reader.eof(),
@@ -180,7 +237,7 @@ async fn read_error_body(
     };
     tokio::time::timeout(ERROR_BODY_WAIT, read)
         .await
-        .unwrap_or_else(|_| (Bytes::new(), true))
+        .unwrap_or_else(|_| (Bytes::new(), true, false))
 }
 
 fn proxy_response(head: &ResponseHead, body: Bytes, truncated: bool) -> ProxyResponse {
@@ -203,11 +260,8 @@ fn proxy_response(head: &ResponseHead, body: Bytes, truncated: bool) -> ProxyRes
 }
 
 /// The error for a non-2xx answer to `CONNECT`.
-fn refusal(response: ProxyResponse, proxy: &ProxyUrl, authority: &str) -> Error {
+fn refusal(response: ProxyResponse, authority: &str) -> Error {
     let status = response.status;
-    if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED || status == StatusCode::UNAUTHORIZED {
-        return auth_error(response, proxy.credentials().is_some());
-    }
     let message = format!(
         "the proxy refused the tunnel to {authority}: {} {}",
         status.as_u16(),
@@ -229,8 +283,9 @@ fn refusal(response: ProxyResponse, proxy: &ProxyUrl, authority: &str) -> Error 
 }
 
 /// The error for a 407 (or a 401 from proxies such as tinyproxy that answer
-/// a wrong password so), on `CONNECT` or on a forwarded request.
-pub(crate) fn auth_error(response: ProxyResponse, had_credentials: bool) -> Error {
+/// a wrong password so) that ferry stops answering, on `CONNECT` or on a
+/// forwarded request: the schemes offered, and why ferry gave up.
+pub(crate) fn auth_error(response: ProxyResponse, give_up: GiveUp) -> Error {
     let offered = response.challenges();
     let schemes: Vec<&str> = offered
         .iter()
@@ -244,14 +299,9 @@ pub(crate) fn auth_error(response: ProxyResponse, had_credentials: bool) -> Erro
     if !schemes.is_empty() {
         message.push_str(&format!("; it offers: {}", schemes.join(", ")));
     }
-    let hint = if had_credentials {
-        "the proxy refused the credentials: check the user name and password"
-    } else {
-        "give the proxy credentials: http://user:pass@host:port in the proxy URL, or Proxy::basic_auth"
-    };
     Error::new(Kind::ProxyAuth, message)
         .with_response(response)
-        .with_hint(hint)
+        .with_hint(give_up.hint())
 }
 
 fn protocol_error(e: ConnectError, proxy: &ProxyUrl) -> Error {

@@ -1,0 +1,265 @@
+//! Proxy authentication: [`ProxyAuth`] to choose the scheme, and the
+//! [`Authenticator`] trait (with its companions) to plug in a scheme of your
+//! own, such as Negotiate/Kerberos, with
+//! [`ClientBuilder::proxy_authenticator`](crate::ClientBuilder::proxy_authenticator).
+//!
+//! Inside: which scheme answers a 407, the authenticator that answers, and
+//! when to give up.
+//!
+//! One [`AuthSession`] lives for one exchange with one proxy hop (one
+//! `CONNECT`, or one forwarded request), across its 407 rounds and the
+//! reconnections a proxy may force. It never loops: after [`MAX_ROUNDS`]
+//! challenges it gives up with the reason.
+//!
+//! ```text
+//!            ┌──────── 407, scheme chosen, header made ───────┐
+//!            v                                                 │
+//! start ─> send (preemptive Basic or nothing) ─> answer ─> 2xx/other: done
+//!                                                  └─> 407 we cannot answer: give up
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ferry_proto::auth::{builtin, choose};
+pub use ferry_proto::auth::{
+    AuthError, AuthErrorKind, AuthStep, AuthTarget, Authenticator, Challenge, RequestInfo, Scheme,
+};
+use ferry_proto::Credentials;
+use http::HeaderValue;
+
+/// At most this many challenges are answered in one exchange (NTLM needs
+/// two, Digest one, a stale nonce one more).
+pub(crate) const MAX_ROUNDS: u8 = 4;
+
+/// Which scheme ferry may use to authenticate to proxies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ProxyAuth {
+    /// The strongest scheme the proxy offers that ferry has credentials for
+    /// (NTLM > Digest > Basic), with Basic sent before any challenge when
+    /// the proxy URL has credentials (curl's default plus `--proxy-anyauth`).
+    #[default]
+    Any,
+    /// Basic only, sent before any challenge.
+    Basic,
+    /// Digest only (RFC 7616), after the proxy's challenge.
+    Digest,
+    /// NTLM (NTLMv2) only, after the proxy's challenge, on one connection.
+    Ntlm,
+}
+
+impl ProxyAuth {
+    fn pinned(self) -> Option<Scheme> {
+        match self {
+            ProxyAuth::Any => None,
+            ProxyAuth::Basic => Some(Scheme::Basic),
+            ProxyAuth::Digest => Some(Scheme::Digest),
+            ProxyAuth::Ntlm => Some(Scheme::Ntlm),
+        }
+    }
+}
+
+type Factory = Arc<dyn Fn() -> Box<dyn Authenticator> + Send + Sync>;
+
+/// The client's proxy authentication settings.
+#[derive(Clone, Default)]
+pub(crate) struct AuthSettings {
+    pub(crate) scheme: ProxyAuth,
+    /// A user-supplied authenticator (Negotiate, ...): used for its scheme
+    /// whenever the proxy offers it.
+    pub(crate) custom: Option<Factory>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("scheme", &self.scheme)
+            .field("custom", &self.custom.is_some())
+            .finish()
+    }
+}
+
+/// Why ferry stopped answering a proxy's challenges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum GiveUp {
+    NoCredentials,
+    Rejected,
+    Unsupported,
+    TooManyRounds,
+    Failed(String),
+}
+
+impl GiveUp {
+    pub(crate) fn hint(&self) -> String {
+        match self {
+            GiveUp::NoCredentials => {
+                "give the proxy credentials: http://user:pass@host:port in the proxy URL, or Proxy::basic_auth".into()
+            }
+            GiveUp::Rejected => "the proxy refused the credentials: check the user name and password".into(),
+            GiveUp::Unsupported => {
+                "ferry cannot answer any scheme the proxy offers (or the pinned one is not offered)".into()
+            }
+            GiveUp::TooManyRounds => {
+                "the authentication did not complete; a proxy that closes the connection after each 407 cannot do NTLM".into()
+            }
+            GiveUp::Failed(why) => format!("authentication failed: {why}"),
+        }
+    }
+}
+
+/// The state of one exchange's authentication with one proxy.
+pub(crate) struct AuthSession {
+    settings: AuthSettings,
+    credentials: Option<Credentials>,
+    host: String,
+    auth: Option<Box<dyn Authenticator>>,
+    /// The header for the next attempt.
+    pending: Option<HeaderValue>,
+    preemptive_basic: bool,
+    rounds: u8,
+}
+
+impl fmt::Debug for AuthSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSession")
+            .field("scheme", &self.auth.as_ref().map(|a| a.scheme().to_owned()))
+            .field("rounds", &self.rounds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthSession {
+    pub(crate) fn new(settings: &AuthSettings, proxy: &ferry_proto::ProxyUrl) -> AuthSession {
+        let credentials = proxy.credentials().cloned();
+        let basic_first =
+            credentials.is_some() && matches!(settings.scheme, ProxyAuth::Any | ProxyAuth::Basic);
+        let mut session = AuthSession {
+            settings: settings.clone(),
+            credentials,
+            host: proxy.host().to_owned(),
+            auth: None,
+            pending: None,
+            preemptive_basic: false,
+            rounds: 0,
+        };
+        if basic_first {
+            session.pending = session.credentials.as_ref().and_then(|c| {
+                let value = ferry_proto::auth::basic::header_value(c);
+                sensitive(value)
+            });
+            session.preemptive_basic = true;
+        }
+        session
+    }
+
+    /// The `Proxy-Authorization` to send on the next attempt, if any.
+    pub(crate) fn header(&self) -> Option<&HeaderValue> {
+        self.pending.as_ref()
+    }
+
+    /// Whether the scheme in use authenticates the connection (NTLM): its
+    /// rounds must all run on one connection.
+    pub(crate) fn connection_bound(&self) -> bool {
+        self.auth.as_ref().is_some_and(|a| a.is_connection_bound())
+    }
+
+    /// The proxy closed the connection after a 407: a connection-bound
+    /// handshake cannot go on, so it starts again from the beginning.
+    pub(crate) fn connection_lost(&mut self) {
+        if self.connection_bound() {
+            self.auth = None;
+            self.pending = None;
+        }
+    }
+
+    /// A 407 (with these challenges) answered the request sent with
+    /// [`header`](Self::header): prepares the next header, or gives up.
+    pub(crate) fn answer(
+        &mut self,
+        challenges: &[Challenge],
+        method: &str,
+        uri: &str,
+    ) -> Result<(), GiveUp> {
+        self.rounds += 1;
+        if self.rounds > MAX_ROUNDS {
+            return Err(GiveUp::TooManyRounds);
+        }
+        if self.auth.is_none() {
+            self.auth = Some(self.pick(challenges)?);
+        }
+        let auth = self.auth.as_mut().expect("picked above");
+        let mine = Scheme::from_name(auth.scheme());
+        let Some(challenge) = challenges.iter().find(|c| *c.scheme() == mine) else {
+            // The proxy stopped offering the scheme we were using.
+            return Err(GiveUp::Rejected);
+        };
+        let random = random16()
+            .ok_or_else(|| GiveUp::Failed("the system random number generator failed".into()))?;
+        let mut info = RequestInfo::new(method, uri, random, SystemTime::now());
+        info.host = &self.host;
+        info.target = AuthTarget::Proxy;
+        match auth.respond(Some(challenge), &info) {
+            Ok(AuthStep::Header(value)) => {
+                self.pending =
+                    Some(sensitive(value).ok_or_else(|| GiveUp::Failed("unusable header".into()))?);
+                Ok(())
+            }
+            Ok(AuthStep::Nothing) => Err(GiveUp::Rejected),
+            Err(e) if e.is_rejected() => Err(GiveUp::Rejected),
+            Err(e) => Err(GiveUp::Failed(e.to_string())),
+        }
+    }
+
+    fn pick(&mut self, challenges: &[Challenge]) -> Result<Box<dyn Authenticator>, GiveUp> {
+        if let Some(factory) = &self.settings.custom {
+            let custom = factory();
+            let scheme = Scheme::from_name(custom.scheme());
+            if challenges.iter().any(|c| *c.scheme() == scheme) {
+                return Ok(custom);
+            }
+        }
+        let pinned = self.settings.scheme.pinned();
+        let have = self.credentials.is_some();
+        let Some(chosen) = choose(challenges, have, pinned.as_ref()) else {
+            let any_known = challenges
+                .iter()
+                .any(|c| matches!(c.scheme(), Scheme::Basic | Scheme::Digest | Scheme::Ntlm));
+            return Err(if !have && any_known {
+                GiveUp::NoCredentials
+            } else {
+                GiveUp::Unsupported
+            });
+        };
+        // Basic was already sent before the challenge: a Basic challenge now
+        // means those credentials were refused.
+        if *chosen.scheme() == Scheme::Basic && self.preemptive_basic {
+            return Err(GiveUp::Rejected);
+        }
+        let credentials = self.credentials.clone().ok_or(GiveUp::NoCredentials)?;
+        builtin(chosen.scheme(), credentials).ok_or(GiveUp::Unsupported)
+    }
+
+    /// The exchange went through.
+    pub(crate) fn succeeded(&mut self) {
+        if let Some(auth) = &mut self.auth {
+            let _ = auth.on_success(None);
+        }
+    }
+}
+
+fn sensitive(value: String) -> Option<HeaderValue> {
+    let mut v = HeaderValue::try_from(value).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+/// Sixteen bytes from the TLS provider's CSPRNG (Digest cnonces, NTLM client
+/// challenges), so that no other RNG crate is needed.
+fn random16() -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let provider = rustls::crypto::ring::default_provider();
+    provider.secure_random.fill(&mut out).ok()?;
+    Some(out)
+}
