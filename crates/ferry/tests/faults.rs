@@ -281,7 +281,7 @@ async fn plain_http_to_a_tls_proxy_gets_the_hint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn socks_is_not_silently_direct() {
+async fn an_unreachable_socks_proxy_is_not_silently_direct() {
     let origin = Origin::start().await;
     let client = builder(origin.ca())
         .proxy(Proxy::all("socks5h://127.0.0.1:1").unwrap())
