@@ -6,7 +6,10 @@
 //!
 //! - [`Origin`]: HTTP and HTTPS (HTTP/1.1 and HTTP/2 via ALPN) with fixed routes.
 //! - [`LabProxy`]: an HTTP/1.1 proxy (CONNECT and absolute-form forwarding),
-//!   optionally over TLS and with Basic authentication, and with [`Fault`] knobs.
+//!   optionally over TLS, with Basic, Digest and NTLM authentication, and with
+//!   [`Fault`] knobs.
+//! - [`SocksServer`]: a SOCKS4, SOCKS4a and SOCKS5 server (RFC 1929 authentication),
+//!   with [`SocksFault`] knobs.
 //! - [`Banner`]: a server-speaks-first TCP echo server.
 //! - [`TestCa`]: the throwaway CA that signs every lab certificate.
 //!
@@ -27,9 +30,12 @@ mod ca;
 mod http1;
 mod origin;
 mod proxy;
+mod proxy_auth;
 mod server;
+mod socks;
 
 pub use banner::Banner;
 pub use ca::{Leaf, TestCa, LOOPBACK_NAMES};
 pub use origin::{pattern_bytes, Origin, OriginBuilder, SeenRequest, CHUNK_SIZE, HELLO};
 pub use proxy::{Fault, LabProxy, LabProxyBuilder, ProxySeen};
+pub use socks::{SocksFault, SocksSeen, SocksServer, SocksServerBuilder, SocksTarget, HTTP_400};

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
+use ferry_proto::auth::digest::DigestAlgorithm;
+use ferry_proto::auth::Scheme;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -17,12 +18,15 @@ use crate::http1::{
     request_framing, response_framing, BufIo, Framing, HeadError, RelayError, RequestHead,
     ResponseHead,
 };
+use crate::proxy_auth::{self, AuthSettings, NtlmConn, ProxyAuth, Verdict};
 use crate::server::{base_url, bind_loopback, close_gracefully, Running};
 
 /// The answer to a CONNECT that succeeded.
 const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 /// Upstream connections kept per client connection; more origins than this evict.
 const MAX_UPSTREAMS: usize = 16;
+/// The body of every 407.
+const AUTH_REQUIRED_BODY: &[u8] = b"ferry-lab: proxy authentication required\n";
 
 /// A misbehaviour a [`LabProxy`] shows on every request.
 ///
@@ -86,9 +90,29 @@ impl ProxySeen {
     pub fn header(&self, name: &str) -> Option<&str> {
         header(&self.headers, name)
     }
+
+    /// The scheme of the `Proxy-Authorization` sent, if any.
+    pub fn auth_scheme(&self) -> Option<Scheme> {
+        let value = self.header("proxy-authorization")?.trim();
+        let name = value.split([' ', '\t']).next()?;
+        (!name.is_empty()).then(|| Scheme::from_name(name))
+    }
+
+    /// The NTLM message type (1 negotiate, 3 authenticate) in `Proxy-Authorization`,
+    /// if it carries one.
+    pub fn ntlm_message_type(&self) -> Option<u32> {
+        proxy_auth::ntlm_message_type(self.header("proxy-authorization")?)
+    }
 }
 
 /// Configures and starts a [`LabProxy`].
+///
+/// Authentication: each of [`basic_auth`](Self::basic_auth),
+/// [`digest_auth`](Self::digest_auth) and [`ntlm_auth`](Self::ntlm_auth) sets the
+/// credentials of its scheme and offers it; a 407 carries one `Proxy-Authenticate`
+/// line per offered scheme, in the order configured unless [`offer`](Self::offer)
+/// says otherwise. A 407 keeps the connection open (short body, Content-Length)
+/// unless [`close_after_407`](Self::close_after_407).
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -106,7 +130,7 @@ impl ProxySeen {
 pub struct LabProxyBuilder {
     tls: bool,
     ipv6: bool,
-    auth: Option<(String, String)>,
+    auth: AuthSettings,
     ca: Option<Arc<TestCa>>,
     fault: Fault,
     record: bool,
@@ -117,7 +141,7 @@ impl fmt::Debug for LabProxyBuilder {
         f.debug_struct("LabProxyBuilder")
             .field("tls", &self.tls)
             .field("ipv6", &self.ipv6)
-            .field("auth_user", &self.auth.as_ref().map(|(u, _)| u))
+            .field("auth", &self.auth)
             .field("fault", &self.fault)
             .field("record", &self.record)
             .finish_non_exhaustive()
@@ -129,7 +153,7 @@ impl Default for LabProxyBuilder {
         LabProxyBuilder {
             tls: false,
             ipv6: false,
-            auth: None,
+            auth: AuthSettings::default(),
             ca: None,
             fault: Fault::None,
             record: true,
@@ -151,9 +175,106 @@ impl LabProxyBuilder {
         self
     }
 
-    /// Require `Proxy-Authorization: Basic` with these credentials.
+    /// Accept `Proxy-Authorization: Basic` with these credentials (challenge
+    /// `Basic realm="ferry-lab"`).
     pub fn basic_auth(mut self, user: &str, pass: &str) -> Self {
-        self.auth = Some((user.to_string(), pass.to_string()));
+        self.auth.basic = Some((user.to_string(), pass.to_string()));
+        self.auth.configure(Scheme::Basic);
+        self
+    }
+
+    /// Accept `Proxy-Authorization: Digest` (RFC 7616, `qop=auth`, realm
+    /// `ferry-lab`) with these credentials. The response is recomputed and realm,
+    /// nonce (one this proxy issued), increasing nc, uri (the request-target as
+    /// sent), qop, algorithm and opaque are checked.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use ferry_proto::auth::digest::DigestAlgorithm;
+    /// let proxy = ferry_lab::LabProxy::builder()
+    ///     .digest_auth("user", "pass")
+    ///     .digest_algorithm(DigestAlgorithm::Sha256)
+    ///     .digest_stale_after(3)
+    ///     .start()
+    ///     .await;
+    /// # drop(proxy);
+    /// # }
+    /// ```
+    pub fn digest_auth(mut self, user: &str, pass: &str) -> Self {
+        self.auth.digest = Some((user.to_string(), pass.to_string()));
+        self.auth.configure(Scheme::Digest);
+        self
+    }
+
+    /// The Digest algorithm challenged with and required (default MD5).
+    pub fn digest_algorithm(mut self, algorithm: DigestAlgorithm) -> Self {
+        self.auth.digest_algorithm = algorithm;
+        self
+    }
+
+    /// Accept `uses` requests per Digest nonce; the next one, if its response is
+    /// right, gets a 407 whose Digest challenge has `stale=true` and a new nonce.
+    pub fn digest_stale_after(mut self, uses: u32) -> Self {
+        self.auth.digest_stale_after = Some(uses);
+        self
+    }
+
+    /// Accept NTLM (NTLMv2 only) for `user` in `domain` with `pass`.
+    ///
+    /// The handshake is bound to the connection: a type 1 gets a 407 with only
+    /// `Proxy-Authenticate: NTLM <type 2>` on the kept-alive connection; a type 3
+    /// verified against the challenge issued on that same connection lets its
+    /// request through (a CONNECT gets its tunnel) and authenticates the
+    /// connection for the requests after it. A type 3 naming no domain is
+    /// accepted as meaning `domain`.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let proxy = ferry_lab::LabProxy::builder().ntlm_auth("alice", "s3cret", "LAB").start().await;
+    /// # drop(proxy);
+    /// # }
+    /// ```
+    pub fn ntlm_auth(mut self, user: &str, pass: &str, domain: &str) -> Self {
+        self.auth.ntlm = Some((user.to_string(), pass.to_string(), domain.to_string()));
+        self.auth.configure(Scheme::Ntlm);
+        self
+    }
+
+    /// Offer exactly these schemes, one `Proxy-Authenticate` line each in this
+    /// order (like squid with several `auth_param`s). Only offered schemes are
+    /// accepted; an offered scheme without credentials (or `Negotiate`, or any
+    /// other) is challenged but never satisfied. An empty list turns
+    /// authentication off.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use ferry_proto::auth::Scheme;
+    /// let proxy = ferry_lab::LabProxy::builder()
+    ///     .basic_auth("user", "pass")
+    ///     .digest_auth("user", "pass")
+    ///     .ntlm_auth("user", "pass", "LAB")
+    ///     .offer(&[Scheme::Ntlm, Scheme::Digest, Scheme::Basic])
+    ///     .start()
+    ///     .await;
+    /// # drop(proxy);
+    /// # }
+    /// ```
+    pub fn offer(mut self, schemes: &[Scheme]) -> Self {
+        let mut unique: Vec<Scheme> = Vec::with_capacity(schemes.len());
+        for s in schemes {
+            if !unique.contains(s) {
+                unique.push(s.clone());
+            }
+        }
+        self.auth.offer = Some(unique);
+        self
+    }
+
+    /// Close the connection after every 407 (`Connection: close`), as some
+    /// proxies do; the client has to reconnect (and an NTLM handshake can then
+    /// never complete).
+    pub fn close_after_407(mut self, on: bool) -> Self {
+        self.auth.close_after_407 = on;
         self
     }
 
@@ -193,10 +314,7 @@ impl LabProxyBuilder {
             .tls
             .then(|| TlsAcceptor::from(ca.server_config(LOOPBACK_NAMES, &[b"http/1.1"])));
         let shared = Arc::new(Shared {
-            auth: self
-                .auth
-                .as_ref()
-                .map(|(u, p)| format!("{u}:{p}").into_bytes()),
+            auth: ProxyAuth::new(&self.auth),
             fault: self.fault,
             record: self.record,
             connections: AtomicUsize::new(0),
@@ -237,6 +355,9 @@ impl LabProxyBuilder {
 }
 
 /// A loopback HTTP proxy; stops when dropped.
+///
+/// See [`LabProxyBuilder`] for authentication (Basic, Digest, NTLM) and
+/// [`Fault`] for misbehaviours.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -311,8 +432,8 @@ impl LabProxy {
 }
 
 struct Shared {
-    /// `user:pass` as it must decode from the Basic token.
-    auth: Option<Vec<u8>>,
+    /// `None`: no authentication required.
+    auth: Option<ProxyAuth>,
     fault: Fault,
     record: bool,
     connections: AtomicUsize,
@@ -339,6 +460,8 @@ struct ClientConn<S> {
     /// Keep-alive upstream connections by lowercased authority, so that many
     /// requests to one origin reuse one upstream connection.
     upstreams: Vec<(String, BufIo<TcpStream>)>,
+    /// NTLM authenticates connections, not requests.
+    ntlm: NtlmConn,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
@@ -348,6 +471,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
             shared,
             conn_id,
             upstreams: Vec::new(),
+            ntlm: NtlmConn::default(),
         }
     }
 
@@ -448,15 +572,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
     }
 
     async fn behave(&mut self, head: RequestHead) -> Next {
-        if let Some(expected) = &self.shared.auth {
-            if !authorized(&head.headers, expected) {
+        let shared = self.shared.clone();
+        if let Some(auth) = &shared.auth {
+            let challenges =
+                match auth.check(&head.method, &head.target, &head.headers, &mut self.ntlm) {
+                    Verdict::Pass => None,
+                    Verdict::Challenge { stale } => Some(auth.challenges(stale)),
+                    Verdict::NtlmType2(value) => Some(vec![value]),
+                };
+            if let Some(challenges) = challenges {
+                let extra: Vec<(&str, &str)> = challenges
+                    .iter()
+                    .map(|c| ("Proxy-Authenticate", c.as_str()))
+                    .collect();
                 return self
-                    .answer(
+                    .answer_or_close(
                         &head,
-                        407,
-                        "Proxy Authentication Required",
-                        &[("Proxy-Authenticate", "Basic realm=\"ferry-lab\"")],
-                        b"ferry-lab: proxy authentication required\n",
+                        (407, "Proxy Authentication Required"),
+                        &extra,
+                        AUTH_REQUIRED_BODY,
+                        auth.close_after_407,
                     )
                     .await;
             }
@@ -668,11 +803,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
         extra: &[(&str, &str)],
         body: &[u8],
     ) -> Next {
+        self.answer_or_close(head, (status, reason), extra, body, false)
+            .await
+    }
+
+    /// [`Self::answer`], closing the connection afterwards when `force_close`.
+    async fn answer_or_close(
+        &mut self,
+        head: &RequestHead,
+        (status, reason): (u16, &str),
+        extra: &[(&str, &str)],
+        body: &[u8],
+        force_close: bool,
+    ) -> Next {
         let framing = request_framing(head);
         // A client waiting for 100 Continue may never send its body: don't wait for it.
         let body_held_back = matches!(framing, Ok(f) if f != Framing::Empty)
             && has_token(&head.headers, "expect", "100-continue");
-        let close = framing.is_err() || body_held_back || !keeps_alive(head.minor, &head.headers);
+        let close = force_close
+            || framing.is_err()
+            || body_held_back
+            || !keeps_alive(head.minor, &head.headers);
         match self.write_simple(status, reason, extra, body, close).await {
             Next::KeepAlive => self.skip_request_body(head).await,
             other => other,
@@ -734,19 +885,6 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
-}
-
-fn authorized(headers: &[(String, String)], expected: &[u8]) -> bool {
-    let Some(value) = header(headers, "proxy-authorization") else {
-        return false;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("basic")
-        && base64::engine::general_purpose::STANDARD
-            .decode(token.trim())
-            .is_ok_and(|decoded| decoded == expected)
 }
 
 /// Headers that describe one hop, never passed on (RFC 9110 section 7.6.1).
@@ -906,6 +1044,7 @@ impl AbsoluteTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy_auth::authorized;
 
     #[test]
     fn absolute_targets() {
