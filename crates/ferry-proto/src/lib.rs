@@ -10,11 +10,16 @@
 //!   `socks5`, `socks5h`) and their credentials, redacted in `Debug`/`Display`.
 //! - [`connect`]: the HTTP `CONNECT` request encoder and an incremental
 //!   response-head parser that never loses bytes read past the head.
-//! - [`auth`]: proxy authentication header values.
+//! - [`auth`]: Basic, Digest and NTLM challenge/response, and the
+//!   [`auth::Authenticator`] trait for other schemes.
+//! - [`select`]: DIRECT or which proxy, for one URL, and why.
+//! - [`socks`]: SOCKS4, SOCKS4a and SOCKS5 client handshakes.
+//! - [`netrc`]: credentials per host from `.netrc` files.
 #![deny(missing_docs)]
 
 pub mod auth;
 pub mod connect;
+pub mod netrc;
 pub mod proxy_url;
 pub mod select;
 pub mod socks;

@@ -1,4 +1,5 @@
-//! Proxy authentication: [`ProxyAuth`] to choose the scheme, and the
+//! Authentication to proxies (407) and origins (401): [`AuthScheme`] to
+//! choose the scheme, and the
 //! [`Authenticator`] trait (with its companions) to plug in a scheme of your
 //! own, such as Negotiate/Kerberos, with
 //! [`ClientBuilder::proxy_authenticator`](crate::ClientBuilder::proxy_authenticator).
@@ -33,30 +34,30 @@ use http::HeaderValue;
 /// two, Digest one, a stale nonce one more).
 pub(crate) const MAX_ROUNDS: u8 = 4;
 
-/// Which scheme ferry may use to authenticate to proxies.
+/// Which scheme ferry may use to authenticate, to a proxy or to an origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
-pub enum ProxyAuth {
-    /// The strongest scheme the proxy offers that ferry has credentials for
+pub enum AuthScheme {
+    /// The strongest scheme offered that ferry has credentials for
     /// (NTLM > Digest > Basic), with Basic sent before any challenge when
-    /// the proxy URL has credentials (curl's default plus `--proxy-anyauth`).
+    /// there are credentials (curl's default plus `--anyauth`).
     #[default]
     Any,
     /// Basic only, sent before any challenge.
     Basic,
-    /// Digest only (RFC 7616), after the proxy's challenge.
+    /// Digest only (RFC 7616), after the challenge.
     Digest,
-    /// NTLM (NTLMv2) only, after the proxy's challenge, on one connection.
+    /// NTLM (NTLMv2) only, after the challenge, on one connection.
     Ntlm,
 }
 
-impl ProxyAuth {
+impl AuthScheme {
     fn pinned(self) -> Option<Scheme> {
         match self {
-            ProxyAuth::Any => None,
-            ProxyAuth::Basic => Some(Scheme::Basic),
-            ProxyAuth::Digest => Some(Scheme::Digest),
-            ProxyAuth::Ntlm => Some(Scheme::Ntlm),
+            AuthScheme::Any => None,
+            AuthScheme::Basic => Some(Scheme::Basic),
+            AuthScheme::Digest => Some(Scheme::Digest),
+            AuthScheme::Ntlm => Some(Scheme::Ntlm),
         }
     }
 }
@@ -66,7 +67,7 @@ type Factory = Arc<dyn Fn() -> Box<dyn Authenticator> + Send + Sync>;
 /// The client's proxy authentication settings.
 #[derive(Clone, Default)]
 pub(crate) struct AuthSettings {
-    pub(crate) scheme: ProxyAuth,
+    pub(crate) scheme: AuthScheme,
     /// A user-supplied authenticator (Negotiate, ...): used for its scheme
     /// whenever the proxy offers it.
     pub(crate) custom: Option<Factory>,
@@ -114,6 +115,7 @@ pub(crate) struct AuthSession {
     settings: AuthSettings,
     credentials: Option<Credentials>,
     host: String,
+    target: AuthTarget,
     auth: Option<Box<dyn Authenticator>>,
     /// The header for the next attempt.
     pending: Option<HeaderValue>,
@@ -131,14 +133,29 @@ impl fmt::Debug for AuthSession {
 }
 
 impl AuthSession {
-    pub(crate) fn new(settings: &AuthSettings, proxy: &ferry_proto::ProxyUrl) -> AuthSession {
-        let credentials = proxy.credentials().cloned();
+    /// A session for a proxy hop, with the credentials of its URL.
+    pub(crate) fn for_proxy(settings: &AuthSettings, proxy: &ferry_proto::ProxyUrl) -> AuthSession {
+        AuthSession::new(
+            settings,
+            proxy.credentials().cloned(),
+            proxy.host(),
+            AuthTarget::Proxy,
+        )
+    }
+
+    pub(crate) fn new(
+        settings: &AuthSettings,
+        credentials: Option<Credentials>,
+        host: &str,
+        target: AuthTarget,
+    ) -> AuthSession {
         let basic_first =
-            credentials.is_some() && matches!(settings.scheme, ProxyAuth::Any | ProxyAuth::Basic);
+            credentials.is_some() && matches!(settings.scheme, AuthScheme::Any | AuthScheme::Basic);
         let mut session = AuthSession {
             settings: settings.clone(),
             credentials,
-            host: proxy.host().to_owned(),
+            host: host.to_owned(),
+            target,
             auth: None,
             pending: None,
             preemptive_basic: false,
@@ -154,7 +171,8 @@ impl AuthSession {
         session
     }
 
-    /// The `Proxy-Authorization` to send on the next attempt, if any.
+    /// The `Proxy-Authorization` (or `Authorization`) value to send on the
+    /// next attempt, if any.
     pub(crate) fn header(&self) -> Option<&HeaderValue> {
         self.pending.as_ref()
     }
@@ -199,7 +217,7 @@ impl AuthSession {
             .ok_or_else(|| GiveUp::Failed("the system random number generator failed".into()))?;
         let mut info = RequestInfo::new(method, uri, random, SystemTime::now());
         info.host = &self.host;
-        info.target = AuthTarget::Proxy;
+        info.target = self.target;
         match auth.respond(Some(challenge), &info) {
             Ok(AuthStep::Header(value)) => {
                 self.pending =

@@ -3,9 +3,11 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ferry_proto::netrc::Netrc;
 use ferry_proto::select::{self, EnvProxies, NoProxy, ProxyChoice, ProxyMap};
 use ferry_proto::ProxyScheme;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -13,7 +15,7 @@ use http::{Method, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use url::Url;
 
-use crate::auth::{AuthSession, AuthSettings, GiveUp, ProxyAuth};
+use crate::auth::{AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
 use crate::body::Body;
 use crate::connect::io::looks_like_tls;
 use crate::connect::tunnel::auth_error;
@@ -56,6 +58,7 @@ struct ClientRef {
     proxy_tunnel_http: bool,
     forward_https: bool,
     max_redirects: usize,
+    netrc: Option<Netrc>,
 }
 
 /// The route a URL would take, and why.
@@ -182,7 +185,15 @@ impl Client {
                 } else {
                     RouteKind::Forward
                 };
-                Route::via(kind, hops.to_vec())
+                let mut hops = hops.to_vec();
+                if let Some(netrc) = &self.inner.netrc {
+                    for hop in hops.iter_mut().filter(|h| h.credentials().is_none()) {
+                        if let Some(c) = netrc.lookup(hop.host()) {
+                            *hop = hop.clone().with_credentials(Some(c));
+                        }
+                    }
+                }
+                Route::via(kind, hops)
             }
         };
         Ok(RouteDecision {
@@ -307,7 +318,30 @@ impl Client {
         // Forwarded requests answer the proxy's 407s themselves; tunnels do
         // it on their CONNECT, in the connector.
         let mut auth = match (forward_to, &hand_auth) {
-            (Some(p), None) => Some(AuthSession::new(&self.inner.connector.auth, p)),
+            (Some(p), None) => Some(AuthSession::for_proxy(&self.inner.connector.auth, p)),
+            _ => None,
+        };
+
+        // Origin credentials answer 401s, unless Authorization was set by hand.
+        let from_netrc = match (&req.auth, &self.inner.netrc) {
+            (None, Some(netrc)) => netrc
+                .lookup(&target.host)
+                .map(|c| crate::request::OriginAuth::new(c, AuthScheme::Any, url)),
+            _ => None,
+        };
+        let mut origin_auth = match req.auth.as_ref().or(from_netrc.as_ref()) {
+            Some(a) if a.applies_to(url) && !req.headers.contains_key(header::AUTHORIZATION) => {
+                let settings = AuthSettings {
+                    scheme: a.scheme,
+                    custom: None,
+                };
+                Some(AuthSession::new(
+                    &settings,
+                    Some(a.credentials.clone()),
+                    &target.host,
+                    AuthTarget::Origin,
+                ))
+            }
             _ => None,
         };
 
@@ -402,6 +436,29 @@ impl Client {
                     return Err(request_error(error, &route, &conn, url));
                 }
             };
+            if let (StatusCode::UNAUTHORIZED, Some(session)) = (resp.status(), origin_auth.as_mut())
+            {
+                let challenges = ferry_proto::auth::parse_all(
+                    resp.headers()
+                        .get_all(header::WWW_AUTHENTICATE)
+                        .iter()
+                        .map(|v| v.as_bytes()),
+                );
+                // When ferry cannot (or can no longer) answer, the 401 is
+                // the response, as the origin sent it.
+                if session
+                    .answer(&challenges, req.method.as_str(), &target_form)
+                    .is_ok()
+                {
+                    let (_, incoming) = resp.into_parts();
+                    let (_, complete) = drain_capped(incoming, self.inner.read_timeout).await;
+                    kept = self.keep_for_next_round(conn, complete).await;
+                    if kept.is_none() {
+                        session.connection_lost();
+                    }
+                    continue;
+                }
+            }
             if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
                 if let Some(proxy) = forward_to {
                     let (parts, incoming) = resp.into_parts();
@@ -432,20 +489,14 @@ impl Client {
                     session
                         .answer(&challenges, req.method.as_str(), &target_form)
                         .map_err(fail)?;
-                    // The next attempt goes on this connection if it is still
-                    // open (NTLM needs that), on a new one otherwise.
-                    if let (true, Sender::H1(s)) = (complete, &mut conn.sender) {
-                        if s.ready().await.is_ok() {
-                            kept = Some(conn);
-                        }
-                    }
+                    kept = self.keep_for_next_round(conn, complete).await;
                     if kept.is_none() {
                         session.connection_lost();
                     }
                     continue;
                 }
             }
-            if let Some(session) = &mut auth {
+            for session in [&mut auth, &mut origin_auth].into_iter().flatten() {
                 session.succeeded();
             }
             let meta = Meta {
@@ -465,6 +516,16 @@ impl Client {
             };
             let body = ResponseBody::new(incoming, give_back, self.inner.read_timeout, deadline);
             return Ok(Response::new(parts, url.clone(), meta, body));
+        }
+    }
+
+    /// After a 401/407 whose body was read to its end: the connection, for
+    /// the next round to go on it (NTLM needs that), if it is still open.
+    async fn keep_for_next_round(&self, mut conn: Conn, body_complete: bool) -> Option<Conn> {
+        match &mut conn.sender {
+            Sender::H1(s) if body_complete => s.ready().await.ok().map(|_| conn),
+            Sender::H2(s) if body_complete => s.ready().await.ok().map(|_| conn),
+            _ => None,
         }
     }
 
@@ -706,6 +767,14 @@ impl IntoUrl for &String {
     }
 }
 
+/// `$NETRC`, or `.netrc` in the home directory.
+fn default_netrc_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NETRC") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".netrc"))
+}
+
 /// Builds the proxy map of a client or a request.
 pub(crate) fn build_map(
     entries: &[Proxy],
@@ -760,6 +829,7 @@ pub struct ClientBuilder<F = Async> {
     proxy_tunnel_http: bool,
     forward_https: bool,
     max_redirects: usize,
+    netrc: Option<Option<PathBuf>>,
     error: Option<Error>,
 }
 
@@ -825,6 +895,7 @@ impl<F> ClientBuilder<F> {
             proxy_tunnel_http: false,
             forward_https: false,
             max_redirects: 10,
+            netrc: None,
             error: None,
         }
     }
@@ -948,18 +1019,18 @@ impl<F> ClientBuilder<F> {
     }
 
     /// Which scheme to answer proxies' 407 challenges with (default
-    /// [`ProxyAuth::Any`]: the strongest offered, NTLM > Digest > Basic, with
+    /// [`AuthScheme::Any`]: the strongest offered, NTLM > Digest > Basic, with
     /// Basic sent before any challenge when the proxy URL has credentials).
     ///
     /// ```
     /// # fn main() -> Result<(), ferry::Error> {
     /// let client = ferry::Client::builder()
     ///     .proxy(ferry::Proxy::all("http://user:pass@proxy.corp:3128")?)
-    ///     .proxy_auth(ferry::ProxyAuth::Ntlm)
+    ///     .proxy_auth(ferry::AuthScheme::Ntlm)
     ///     .build()?;
     /// # let _ = client; Ok(()) }
     /// ```
-    pub fn proxy_auth(mut self, scheme: ProxyAuth) -> Self {
+    pub fn proxy_auth(mut self, scheme: AuthScheme) -> Self {
         self.proxy_auth.scheme = scheme;
         self
     }
@@ -1059,6 +1130,21 @@ impl<F> ClientBuilder<F> {
         self
     }
 
+    /// Reads credentials for proxies and origins from `~/.netrc` (or the file
+    /// `$NETRC` names) when the client is built, like curl's `--netrc`: a
+    /// proxy URL or request without credentials uses its host's entry. A
+    /// missing file means no entries.
+    pub fn netrc(mut self, on: bool) -> Self {
+        self.netrc = on.then_some(None);
+        self
+    }
+
+    /// Like [`netrc`](Self::netrc), from this file (which must exist).
+    pub fn netrc_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.netrc = Some(Some(path.into()));
+        self
+    }
+
     /// How many redirects to follow (default 10; 0 = none).
     pub fn max_redirects(mut self, n: usize) -> Self {
         self.max_redirects = n;
@@ -1085,6 +1171,21 @@ impl<F> ClientBuilder<F> {
             (true, Some(lookup)) => Some(EnvProxies::from_lookup(|name| lookup(name))),
             // The one place that reads the process environment.
             (true, None) => Some(EnvProxies::from_lookup(|name| std::env::var(name).ok())),
+        };
+        let netrc = match self.netrc {
+            None => None,
+            Some(Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::builder(format!(
+                        "cannot read the netrc file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Some(Netrc::parse(&text))
+            }
+            Some(None) => default_netrc_path()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|text| Netrc::parse(&text)),
         };
         let alpn: &[&[u8]] = if self.http1_only {
             &[b"http/1.1"]
@@ -1118,6 +1219,7 @@ impl<F> ClientBuilder<F> {
                 proxy_tunnel_http: self.proxy_tunnel_http,
                 forward_https: self.forward_https,
                 max_redirects: self.max_redirects,
+                netrc,
             }),
         })
     }

@@ -90,7 +90,7 @@ mod tls;
 
 pub mod blocking;
 
-pub use crate::auth::ProxyAuth;
+pub use crate::auth::AuthScheme;
 pub use crate::body::Body;
 pub use crate::client::{Async, Client, ClientBuilder, IntoUrl, RouteDecision};
 pub use crate::connect::tunnel::TunnelExchange;

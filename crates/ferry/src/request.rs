@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_proto::select::ProxyMap;
+use ferry_proto::Credentials;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 use url::Url;
 
+use crate::auth::AuthScheme;
 use crate::body::Body;
 use crate::client::Client;
 use crate::error::{Error, Kind};
@@ -23,11 +25,53 @@ pub struct Request {
     pub(crate) body: Body,
     pub(crate) proxies: Option<Arc<ProxyMap>>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) auth: Option<OriginAuth>,
+}
+
+/// Credentials for the request's origin, answered to its 401 challenges
+/// (and Basic sent first when the scheme allows), never to another origin.
+#[derive(Clone)]
+pub(crate) struct OriginAuth {
+    pub(crate) credentials: Credentials,
+    pub(crate) scheme: AuthScheme,
+    origin: url::Origin,
+}
+
+impl OriginAuth {
+    pub(crate) fn new(credentials: Credentials, scheme: AuthScheme, url: &Url) -> OriginAuth {
+        OriginAuth {
+            credentials,
+            scheme,
+            origin: url.origin(),
+        }
+    }
+
+    /// Whether these credentials belong to `url`'s origin.
+    pub(crate) fn applies_to(&self, url: &Url) -> bool {
+        self.origin == url.origin()
+    }
+}
+
+/// Credentials from a URL's user info (`http://user:pass@host/`), which are
+/// the origin's credentials and are never sent in the request line.
+fn userinfo_auth(url: &Url) -> Option<OriginAuth> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials =
+        Credentials::new(decode(url.username()), decode(url.password().unwrap_or("")));
+    Some(OriginAuth::new(credentials, AuthScheme::Any, url))
 }
 
 impl Request {
     /// A request with no headers and no body.
     pub fn new(method: Method, url: Url) -> Request {
+        let auth = userinfo_auth(&url);
         Request {
             method,
             url,
@@ -35,6 +79,7 @@ impl Request {
             body: Body::empty(),
             proxies: None,
             timeout: None,
+            auth,
         }
     }
 
@@ -137,6 +182,41 @@ impl RequestBuilder {
     pub fn body(self, body: impl Into<Body>) -> RequestBuilder {
         self.edit(|req| {
             req.body = body.into();
+            Ok(())
+        })
+    }
+
+    /// Credentials for the origin, sent as `Authorization: Basic` (before
+    /// any challenge, as Requests and curl do).
+    pub fn basic_auth(self, username: &str, password: Option<&str>) -> RequestBuilder {
+        self.auth(username, password.unwrap_or(""), AuthScheme::Basic)
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer_auth(self, token: &str) -> RequestBuilder {
+        self.header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+    }
+
+    /// Credentials for the origin, answered to its 401 challenges with
+    /// `scheme` ([`AuthScheme::Any`]: the strongest offered). They go to
+    /// this request's origin only, never to another one after a redirect.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), ferry::Error> {
+    /// let resp = client
+    ///     .get("http://intranet.corp/report")
+    ///     .auth("alice", "s3cret", ferry::AuthScheme::Digest)
+    ///     .send()
+    ///     .await?;
+    /// # let _ = resp; Ok(()) }
+    /// ```
+    pub fn auth(self, username: &str, password: &str, scheme: AuthScheme) -> RequestBuilder {
+        self.edit(|req| {
+            req.auth = Some(OriginAuth::new(
+                Credentials::new(username, password),
+                scheme,
+                &req.url,
+            ));
             Ok(())
         })
     }

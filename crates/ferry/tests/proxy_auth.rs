@@ -8,7 +8,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use ferry::{Kind, Proxy, ProxyAuth};
+use ferry::{AuthScheme, Kind, Proxy};
 use ferry_lab::{LabProxy, Origin};
 use ferry_proto::auth::Scheme;
 use support::{builder, with_creds};
@@ -58,7 +58,7 @@ async fn digest_on_forwarding_and_connect() {
     let proxy = LabProxy::builder().digest_auth(USER, PASS).start().await;
     let client = builder(origin.ca())
         .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(ProxyAuth::Digest)
+        .proxy_auth(AuthScheme::Digest)
         .build()
         .unwrap();
     both_routes(&proxy, &origin, &client).await;
@@ -74,7 +74,7 @@ async fn ntlm_on_forwarding_and_connect() {
         .await;
     let client = builder(origin.ca())
         .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(ProxyAuth::Ntlm)
+        .proxy_auth(AuthScheme::Ntlm)
         .build()
         .unwrap();
     both_routes(&proxy, &origin, &client).await;
@@ -145,7 +145,7 @@ async fn a_proxy_that_closes_after_each_407() {
         .await;
     let client = builder(origin.ca())
         .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(ProxyAuth::Digest)
+        .proxy_auth(AuthScheme::Digest)
         .build()
         .unwrap();
     both_routes(&proxy, &origin, &client).await;
@@ -160,7 +160,7 @@ async fn a_proxy_that_closes_after_each_407() {
         .await;
     let client = builder(origin.ca())
         .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(ProxyAuth::Ntlm)
+        .proxy_auth(AuthScheme::Ntlm)
         .build()
         .unwrap();
     for url in [origin.http_url("/"), origin.https_url("/")] {
@@ -184,7 +184,7 @@ async fn stale_nonce_is_retried_without_asking() {
         .await;
     let client = builder(origin.ca())
         .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(ProxyAuth::Digest)
+        .proxy_auth(AuthScheme::Digest)
         .build()
         .unwrap();
     for _ in 0..3 {
@@ -281,4 +281,24 @@ async fn no_credentials_in_logs() {
     for secret in [PASS, "s3cr3t-wrong", "Wonder"] {
         assert!(!logs.contains(secret), "{secret} in logs:\n{logs}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netrc_gives_the_proxy_credentials() {
+    let origin = Origin::start().await;
+    let proxy = LabProxy::builder().digest_auth(USER, PASS).start().await;
+    let dir = std::env::temp_dir().join(format!("ferry-netrc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let netrc = dir.join("netrc");
+    std::fs::write(&netrc, format!("machine 127.0.0.1 login {USER} password {PASS}\n")).unwrap();
+    let client = builder(origin.ca())
+        .proxy(Proxy::all(proxy.url()).unwrap())
+        .netrc_file(&netrc)
+        .build()
+        .unwrap();
+    both_routes(&proxy, &origin, &client).await;
+    // A missing explicit file is a build error, not silence.
+    let missing = builder(origin.ca()).netrc_file(dir.join("nope")).build().unwrap_err();
+    assert!(missing.is_builder());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
