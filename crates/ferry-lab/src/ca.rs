@@ -109,6 +109,15 @@ impl TestCa {
     /// # Panics
     /// When a name is neither a valid IP address nor a valid DNS name.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
+        self.sign(names, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// Signs a new client certificate (for mutual TLS) naming `name`.
+    pub fn client_leaf(&self, name: &str) -> Leaf {
+        self.sign(&[name], ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn sign(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("valid SAN names");
         if let Some(first) = names.first() {
@@ -117,7 +126,7 @@ impl TestCa {
         params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = vec![usage];
         let key = KeyPair::generate().expect("generate leaf key");
         let cert = params
             .signed_by(&key, &self.issuer)

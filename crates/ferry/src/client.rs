@@ -26,7 +26,7 @@ use crate::proxy::{config_error, Proxy};
 use crate::request::{Request, RequestBuilder};
 use crate::response::{GiveBack, Meta, Response, ResponseBody};
 use crate::route::{HopLabel, PoolKey, Route, RouteKind, ShowHops, Target};
-use crate::tls::{self, Certificate, TrustSettings};
+use crate::tls::{self, Certificate, Identity, TlsVersion, TrustSettings};
 
 /// An HTTP client: settings, proxies and a connection pool.
 ///
@@ -59,6 +59,7 @@ struct ClientRef {
     forward_https: bool,
     max_redirects: usize,
     netrc: Option<Netrc>,
+    h2_prior_knowledge: bool,
 }
 
 /// The route a URL would take, and why.
@@ -224,7 +225,7 @@ impl Client {
             let body = std::mem::take(&mut req.body);
             let resp = self.send(&req, body, deadline).await?;
             let Some(next) = self.redirect(&req, &resp)? else {
-                return Ok(resp);
+                return Ok(resp.for_request(&req));
             };
             hops += 1;
             if hops > self.inner.max_redirects {
@@ -266,7 +267,7 @@ impl Client {
                     req.headers.remove(h);
                 }
             }
-            req.url = next.1;
+            req.history.push(std::mem::replace(&mut req.url, next.1));
         }
     }
 
@@ -540,7 +541,15 @@ impl Client {
                 None => e,
             }
         };
-        let conn = if est.h2 {
+        // Prior knowledge: h2 to the origin unless ALPN said otherwise (a
+        // forwarding proxy always gets HTTP/1.1).
+        let forward = matches!(key, PoolKey::Forward(_));
+        let alpn_said = est
+            .info
+            .origin_tls
+            .as_ref()
+            .is_some_and(|t| t.alpn.is_some());
+        let conn = if est.h2 || (self.inner.h2_prior_knowledge && !forward && !alpn_said) {
             let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
                 .handshake(io)
                 .await
@@ -822,6 +831,7 @@ pub struct ClientBuilder<F = Async> {
     total_timeout: Option<Duration>,
     pool: PoolConfig,
     http1_only: bool,
+    h2_prior_knowledge: bool,
     user_agent: Option<HeaderValue>,
     default_headers: HeaderMap,
     proxy_headers: HeaderMap,
@@ -885,6 +895,7 @@ impl<F> ClientBuilder<F> {
             total_timeout: None,
             pool: PoolConfig::default(),
             http1_only: false,
+            h2_prior_knowledge: false,
             user_agent: Some(HeaderValue::from_static(concat!(
                 "ferry/",
                 env!("CARGO_PKG_VERSION")
@@ -995,6 +1006,48 @@ impl<F> ClientBuilder<F> {
     /// Accepts any certificate from an `https://` proxy. Dangerous.
     pub fn danger_accept_invalid_proxy_certs(mut self, on: bool) -> Self {
         self.proxy_trust.accept_invalid_certs = on;
+        self
+    }
+
+    /// Accepts origin certificates whose names do not match the host (the
+    /// chain must still be trusted). Dangerous.
+    pub fn danger_accept_invalid_hostnames(mut self, on: bool) -> Self {
+        self.origin_trust.accept_invalid_hostnames = on;
+        self
+    }
+
+    /// Accepts `https://` proxy certificates whose names do not match the
+    /// proxy host (the chain must still be trusted). Dangerous.
+    pub fn danger_accept_invalid_proxy_hostnames(mut self, on: bool) -> Self {
+        self.proxy_trust.accept_invalid_hostnames = on;
+        self
+    }
+
+    /// A client certificate for origins that ask for one (mutual TLS).
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.origin_trust.identity = Some(identity);
+        self
+    }
+
+    /// A client certificate for `https://` proxies that ask for one.
+    pub fn proxy_identity(mut self, identity: Identity) -> Self {
+        self.proxy_trust.identity = Some(identity);
+        self
+    }
+
+    /// The oldest TLS version accepted, with origins and proxies (default
+    /// TLS 1.2; nothing older is ever offered).
+    pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
+        self.origin_trust.min_version = version;
+        self.proxy_trust.min_version = version;
+        self
+    }
+
+    /// Speaks HTTP/2 to origins from the first byte, without ALPN or
+    /// upgrade (plain `http://` h2c, or TLS servers without ALPN). Requests
+    /// forwarded through an HTTP proxy still use HTTP/1.1 with the proxy.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.h2_prior_knowledge = true;
         self
     }
 
@@ -1220,6 +1273,7 @@ impl<F> ClientBuilder<F> {
                 forward_https: self.forward_https,
                 max_redirects: self.max_redirects,
                 netrc,
+                h2_prior_knowledge: self.h2_prior_knowledge,
             }),
         })
     }

@@ -8,8 +8,9 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::Error;
@@ -60,12 +61,60 @@ impl fmt::Debug for Certificate {
     }
 }
 
-/// Trust settings for one side (origins, or proxies).
+/// A client certificate and its private key, for servers (or proxies) that
+/// ask for one (mutual TLS).
+#[derive(Clone)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: Arc<PrivateKeyDer<'static>>,
+}
+
+impl Identity {
+    /// From PEM: the certificate chain (leaf first) and a private key
+    /// (PKCS#8, PKCS#1 or SEC1), in one buffer or concatenated.
+    pub fn from_pem(pem: &[u8]) -> Result<Identity, Error> {
+        let chain = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::builder(format!("invalid PEM certificate: {e}")))?;
+        if chain.is_empty() {
+            return Err(Error::builder("no certificate in the identity PEM"));
+        }
+        let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
+            Error::builder(format!("no usable private key in the identity PEM: {e}"))
+        })?;
+        Ok(Identity {
+            chain,
+            key: Arc::new(key),
+        })
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity({} certificates, key ***)", self.chain.len())
+    }
+}
+
+/// The oldest TLS version to accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2 (the default: older versions are never offered).
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// TLS settings for one side (origins, or proxies).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TrustSettings {
     pub(crate) extra_roots: Vec<Certificate>,
     pub(crate) no_built_in_roots: bool,
     pub(crate) accept_invalid_certs: bool,
+    pub(crate) accept_invalid_hostnames: bool,
+    pub(crate) identity: Option<Identity>,
+    pub(crate) min_version: TlsVersion,
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -92,14 +141,15 @@ pub(crate) fn client_config(
     settings: &TrustSettings,
     alpn: &[&[u8]],
 ) -> Result<Arc<ClientConfig>, Error> {
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match settings.min_version {
+        TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsVersion::Tls13 => &[&rustls::version::TLS13],
+    };
     let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| Error::builder(format!("TLS setup: {e}")))?;
-    let mut config = if settings.accept_invalid_certs {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider())))
-            .with_no_client_auth()
+    let verifier: Arc<dyn ServerCertVerifier> = if settings.accept_invalid_certs {
+        Arc::new(AcceptAnything(provider()))
     } else {
         let mut roots = RootCertStore::empty();
         if !settings.no_built_in_roots {
@@ -113,7 +163,45 @@ pub(crate) fn client_config(
                 .add(cert.der.clone())
                 .map_err(|e| Error::builder(format!("unusable root certificate: {e}")))?;
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        if roots.is_empty() {
+            // Not an error at build time: a client that never meets a TLS
+            // peer on this side needs no roots. Handshakes say why they fail.
+            return finish(
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(NoRoots(provider()))),
+                settings,
+                alpn,
+            );
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| Error::builder(format!("TLS setup: {e}")))?;
+        if settings.accept_invalid_hostnames {
+            Arc::new(AnyName(webpki))
+        } else {
+            webpki
+        }
+    };
+    finish(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier),
+        settings,
+        alpn,
+    )
+}
+
+fn finish(
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>,
+    settings: &TrustSettings,
+    alpn: &[&[u8]],
+) -> Result<Arc<ClientConfig>, Error> {
+    let mut config = match &settings.identity {
+        None => builder.with_no_client_auth(),
+        Some(id) => builder
+            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+            .map_err(|e| Error::builder(format!("unusable client certificate: {e}")))?,
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
@@ -122,6 +210,107 @@ pub(crate) fn client_config(
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
     ServerName::try_from(host.to_owned())
         .map_err(|e| Error::builder(format!("invalid TLS server name {host:?}: {e}")))
+}
+
+/// The verifier when no root is trusted: every certificate is refused, and
+/// the error says why.
+#[derive(Debug)]
+struct NoRoots(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoRoots {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "no trusted root certificate: the system trust store is empty or off, and none was added".into(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The verifier behind the `danger_accept_invalid_*hostnames` switches: the
+/// chain must still lead to a trusted root; only the name is not checked.
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// The verifier behind the `danger_accept_invalid_*certs` switches: any
