@@ -1,4 +1,5 @@
-//! Runs the lab servers in their own process, for benchmarks and the demo.
+//! `ferry lab` (hidden): runs the lab servers in their own process, for
+//! benchmarks.
 //!
 //! Prints one `name url` line per server, then `ca PATH` (the CA certificate,
 //! PEM), and serves until standard input closes, or until SIGTERM or ctrl-c.
@@ -16,28 +17,10 @@ use tokio::io::AsyncReadExt as _;
 const USER: &str = "user";
 const PASS: &str = "pass";
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let mut watch_stdin = true;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--until-signal" => watch_stdin = false,
-            "-h" | "--help" => {
-                println!(
-                    "usage: ferry-lab [--until-signal]\n\
-                     Starts a loopback origin and proxies, prints `name url` lines and\n\
-                     `ca PATH`, and runs until stdin closes (or SIGTERM / ctrl-c).\n\
-                     The proxy-auth proxy takes {USER}:{PASS}."
-                );
-                return Ok(());
-            }
-            other => {
-                eprintln!("ferry-lab: unknown argument {other:?} (try --help)");
-                std::process::exit(2);
-            }
-        }
-    }
-
+/// Serves until stdin closes (unless `until_signal`), SIGTERM or ctrl-c,
+/// then exits the process.
+pub async fn run(until_signal: bool) -> std::io::Result<()> {
+    let watch_stdin = !until_signal;
     let ca = TestCa::shared();
     let origin = Origin::builder().record(false).start().await;
     let proxy = LabProxy::builder().record(false).start().await;

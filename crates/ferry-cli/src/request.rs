@@ -1,0 +1,683 @@
+//! `ferry [OPTIONS] [METHOD] URL [ITEMS...]`: one request, its output, and
+//! (with `-v`) the whole proxy conversation on stderr.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ferry::header::{self, HeaderName, HeaderValue};
+use ferry::{Client, HeaderMap, Method, Response, RouteKind, Url};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{Pretty, RequestArgs};
+use crate::cookies::{self, Cookie};
+use crate::exit::{usage, CliError, OK};
+use crate::items::{complete_url, items_body, split_positionals, Item};
+use crate::settings::{apply_proxy_args, explain_reason, read_certs, split_header, split_user};
+use crate::show::{self, paint, Palette};
+use crate::writeout::Transfer;
+
+/// The `User-Agent` of the command (set explicitly so that `-v` can show it).
+const USER_AGENT: &str = concat!("ferry/", env!("CARGO_PKG_VERSION"));
+
+/// Everything decided before the request is sent.
+struct Prepared {
+    client: Client,
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+    /// Cookies read with `-b FILE`, written back with `-c`.
+    jar: Vec<Cookie>,
+}
+
+/// Runs the request and returns the exit status.
+pub async fn run(args: &RequestArgs) -> u8 {
+    let errors_shown = !args.silent || args.show_error;
+    let prepared = match prepare(args) {
+        Ok(p) => p,
+        Err(e) => {
+            if errors_shown {
+                eprintln!("ferry: {e}");
+            }
+            return e.code();
+        }
+    };
+    let mut transfer = Transfer {
+        url_effective: prepared.url.to_string(),
+        ..Transfer::default()
+    };
+    let start = Instant::now();
+    let result = execute(args, prepared, &mut transfer).await;
+    transfer.total = start.elapsed();
+    let code = match &result {
+        Ok(()) => OK,
+        Err(e) => e.code(),
+    };
+    if let Err(e) = &result {
+        transfer.errormsg = e.to_string();
+        if errors_shown {
+            eprintln!("ferry: {e}");
+        }
+    }
+    if let Some(format) = &args.write_out {
+        transfer.exit_code = code;
+        write_out(format, &transfer, errors_shown);
+    }
+    code
+}
+
+fn write_out(format: &str, transfer: &Transfer, warn: bool) {
+    let format = match format.strip_prefix('@') {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("ferry: -w @{path}: {e}");
+                return;
+            }
+        },
+        None => format.to_owned(),
+    };
+    let (text, unknown) = transfer.render(&format);
+    if warn {
+        for name in unknown {
+            eprintln!("ferry: -w: unknown variable %{{{name}}}");
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Adds a header; credentials and cookies are marked sensitive, so that
+/// nothing below prints them.
+fn add(headers: &mut HeaderMap, name: &str, value: &str, what: &str) -> Result<(), CliError> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| usage(format!("{what}: invalid header name {name:?}")))?;
+    let mut value = HeaderValue::from_str(value)
+        .map_err(|_| usage(format!("{what}: invalid value for header {name}")))?;
+    if name == header::AUTHORIZATION
+        || name == header::PROXY_AUTHORIZATION
+        || name == header::COOKIE
+    {
+        value.set_sensitive(true);
+    }
+    headers.append(name, value);
+    Ok(())
+}
+
+fn secs(value: f64, flag: &str) -> Result<Duration, CliError> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| usage(format!("{flag} wants a number of seconds, got {value}")))
+}
+
+fn prepare(args: &RequestArgs) -> Result<Prepared, CliError> {
+    let pos = split_positionals(&args.args)?;
+    let mut url = Url::parse(&complete_url(&pos.url)).map_err(|e| {
+        // The URL as typed may carry a password: name the problem, not the text.
+        usage(format!("invalid URL: {e}"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(usage(format!(
+            "unsupported URL scheme {:?} (use http or https)",
+            url.scheme()
+        )));
+    }
+
+    let mut headers = HeaderMap::new();
+    for h in &args.headers {
+        let (name, value) = split_header(h, "-H/--header")?;
+        add(&mut headers, name, value, "-H/--header")?;
+    }
+    for item in &pos.items {
+        match item {
+            Item::Header(name, value) => add(&mut headers, name, value, "header item")?,
+            Item::Query(name, value) => {
+                url.query_pairs_mut().append_pair(name, value);
+            }
+            _ => {}
+        }
+    }
+
+    // The body: -d, --json, or the field items; one of them.
+    let from_items = items_body(&pos.items)?;
+    let sources = [
+        !args.data.is_empty() || !args.data_binary.is_empty(),
+        !args.json.is_empty(),
+        from_items.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() > 1 {
+        return Err(usage(
+            "give the body one way: -d/--data-binary, --json, or field items",
+        ));
+    }
+    let mut body = None;
+    let mut content_type = None;
+    // curl's --json asks for JSON only; HTTPie's items accept anything too.
+    let mut accept = None;
+    if !args.data.is_empty() || !args.data_binary.is_empty() {
+        let mut parts = Vec::new();
+        for d in &args.data {
+            parts.push(read_data(d, true)?);
+        }
+        for d in &args.data_binary {
+            parts.push(read_data(d, false)?);
+        }
+        body = Some(parts.join(&b'&'));
+        content_type = Some("application/x-www-form-urlencoded".to_owned());
+    } else if !args.json.is_empty() {
+        let mut all = Vec::new();
+        for d in &args.json {
+            all.extend(read_data(d, false)?);
+        }
+        body = Some(all);
+        content_type = Some("application/json".to_owned());
+        accept = Some("application/json");
+    } else if let Some(built) = from_items {
+        body = Some(built.body);
+        content_type = Some(built.content_type);
+        accept = built.json.then_some("application/json, */*;q=0.5");
+    }
+    if let Some(ct) = content_type {
+        if !headers.contains_key(header::CONTENT_TYPE) {
+            add(&mut headers, "Content-Type", &ct, "body")?;
+        }
+    }
+    if let Some(accept) = accept.filter(|_| !headers.contains_key(header::ACCEPT)) {
+        add(&mut headers, "Accept", accept, "body")?;
+    }
+
+    // Origin credentials: -u, else the URL's user info (which is then taken
+    // out of the URL, so that it is never sent or printed as part of it).
+    let url_user = (!url.username().is_empty() || url.password().is_some()).then(|| {
+        (
+            percent_decode(url.username()),
+            percent_decode(url.password().unwrap_or("")),
+        )
+    });
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let user = args.user.as_deref().map(split_user).or(url_user);
+    if let Some((u, p)) = user {
+        if !headers.contains_key(header::AUTHORIZATION) {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            add(
+                &mut headers,
+                "Authorization",
+                &format!("Basic {token}"),
+                "-u/--user",
+            )?;
+        }
+    }
+
+    let mut jar = Vec::new();
+    if let Some(cookie) = &args.cookie {
+        if cookie.contains('=') {
+            add(&mut headers, "Cookie", cookie.trim(), "-b/--cookie")?;
+        } else {
+            match std::fs::read_to_string(cookie) {
+                Ok(text) => jar = cookies::read_jar(&text),
+                Err(e) if !args.silent => {
+                    eprintln!("ferry: warning: -b {cookie}: {e}; no cookies sent");
+                }
+                Err(_) => {}
+            }
+            let path = if url.path().is_empty() {
+                "/"
+            } else {
+                url.path()
+            };
+            let host = url.host_str().unwrap_or("").trim_matches(['[', ']']);
+            if let Some(value) = cookies::header_for(&jar, host, path, url.scheme() == "https") {
+                add(&mut headers, "Cookie", &value, "-b/--cookie")?;
+            }
+        }
+    }
+
+    let method = match (&args.method, &pos.method) {
+        (Some(m), _) | (None, Some(m)) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+            .map_err(|_| usage(format!("invalid method {m:?}")))?,
+        (None, None) if args.head => Method::HEAD,
+        (None, None) if body.is_some() => Method::POST,
+        (None, None) => Method::GET,
+    };
+
+    let mut builder = Client::builder().user_agent(USER_AGENT);
+    builder = apply_proxy_args(builder, &args.proxy)?;
+    builder = builder.max_redirects(if args.location { args.max_redirs } else { 0 });
+    if let Some(t) = args.max_time {
+        builder = builder.timeout(secs(t, "-m/--max-time")?);
+    }
+    if let Some(t) = args.connect_timeout {
+        // curl's connect timeout covers the whole connection setup.
+        let d = secs(t, "--connect-timeout")?;
+        builder = builder
+            .connect_timeout(d)
+            .tunnel_timeout(d)
+            .tls_handshake_timeout(d);
+    }
+    if let Some(path) = &args.cacert {
+        for cert in read_certs(path, "--cacert")? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if args.insecure {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    let client = builder.build()?;
+
+    Ok(Prepared {
+        client,
+        method,
+        url,
+        headers,
+        body,
+        jar,
+    })
+}
+
+/// A `-d` value: text, `@file` or `@-` (stdin). curl strips line ends from
+/// files read with `-d`, not with `--data-binary` or `--json`.
+fn read_data(value: &str, strip_newlines: bool) -> Result<Vec<u8>, CliError> {
+    let Some(path) = value.strip_prefix('@') else {
+        return Ok(value.as_bytes().to_vec());
+    };
+    let mut data = Vec::new();
+    let read = if path == "-" {
+        std::io::stdin().read_to_end(&mut data).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut data).map(|_| ()))
+    };
+    read.map_err(|e| usage(format!("cannot read {path}: {e}")))?;
+    if strip_newlines {
+        data.retain(|b| *b != b'\n' && *b != b'\r');
+    }
+    Ok(data)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn execute(
+    args: &RequestArgs,
+    prepared: Prepared,
+    transfer: &mut Transfer,
+) -> Result<(), CliError> {
+    let Prepared {
+        client,
+        method,
+        url,
+        headers,
+        body,
+        mut jar,
+    } = prepared;
+    let verbose = args.verbose;
+    if verbose {
+        match client.route_for(&url) {
+            Ok(d) => {
+                eprintln!("* route: {} ({})", d.line(), route_kind(d.route().kind()));
+                eprintln!("* why: {}", explain_reason(d.reason(), &args.proxy));
+            }
+            Err(e) => eprintln!("* route: undecidable: {e}"),
+        }
+    }
+    let body_len = body.as_ref().map(Vec::len);
+    let mut builder = client
+        .request(method.clone(), &url)
+        .headers(headers.clone());
+    if let Some(b) = body {
+        builder = builder.body(b);
+    }
+    let mut resp = match builder.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            if verbose {
+                show_refusal(&e);
+            }
+            return Err(e.into());
+        }
+    };
+
+    transfer.status = Some(resp.status().as_u16());
+    transfer.timings = Some(resp.timings());
+    transfer.tunnel_status = resp.tunnel_status();
+    transfer.proxy_used = !resp.route().is_direct();
+    transfer.num_connects = u32::from(!resp.connection_reused());
+    transfer.url_effective = resp.url().to_string();
+    transfer.remote = resp.remote_addr();
+    transfer.http_version = show::version_str(resp.version())
+        .trim_start_matches("HTTP/")
+        .to_owned();
+    transfer.content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+
+    if verbose {
+        show_conversation(&resp, &method, &headers, body_len);
+    }
+
+    if let Some(path) = &args.cookie_jar {
+        let host = resp.url().host_str().unwrap_or("").to_owned();
+        for value in resp.headers().get_all(header::SET_COOKIE) {
+            if let Some(c) = value
+                .to_str()
+                .ok()
+                .and_then(|v| cookies::parse_set_cookie(v, &host))
+            {
+                cookies::store(&mut jar, c);
+            }
+        }
+        cookies::write_jar(path, &jar)
+            .map_err(|e| CliError::Local(format!("-c: cannot write {}: {e}", path.display())))?;
+    }
+
+    let status = resp.status();
+    if args.fail && (status.is_client_error() || status.is_server_error()) {
+        return Err(CliError::Http(format!(
+            "HTTP status {status} (for {})",
+            resp.url()
+        )));
+    }
+
+    let stdout_tty = std::io::stdout().is_terminal();
+    let pretty = match args.pretty {
+        Pretty::Auto => stdout_tty,
+        Pretty::All => true,
+        Pretty::None => false,
+    };
+    // Colours only where a person reads them, even with --pretty all.
+    let palette = Palette::new(pretty && stdout_tty);
+    let to_file = args.output.is_some();
+    let show_head = args.include || args.head || (pretty && !to_file);
+    let mut out = std::io::stdout().lock();
+    if show_head {
+        let head = if pretty {
+            show::pretty_head(&palette, resp.version(), status, resp.headers()).into_bytes()
+        } else {
+            show::raw_head(resp.version(), status, resp.headers())
+        };
+        out.write_all(&head).map_err(write_error)?;
+        out.flush().map_err(write_error)?;
+    }
+    drop(out);
+    if method == Method::HEAD || args.head {
+        return Ok(());
+    }
+
+    match &args.output {
+        Some(path) => {
+            let show_progress = !args.silent && std::io::stderr().is_terminal();
+            transfer.size_download = download(&mut resp, path, show_progress).await?;
+        }
+        None if pretty => {
+            transfer.size_download = print_pretty(&mut resp, &palette).await?;
+        }
+        None => {
+            let mut out = std::io::stdout();
+            let mut n = 0u64;
+            while let Some(chunk) = resp.chunk().await? {
+                n += chunk.len() as u64;
+                out.write_all(&chunk).map_err(write_error)?;
+            }
+            out.flush().map_err(write_error)?;
+            transfer.size_download = n;
+        }
+    }
+    Ok(())
+}
+
+fn write_error(e: std::io::Error) -> CliError {
+    CliError::Local(format!("writing the output: {e}"))
+}
+
+fn route_kind(kind: RouteKind) -> &'static str {
+    match kind {
+        RouteKind::Direct => "direct",
+        RouteKind::Forward => "forwarded: the proxy makes the request",
+        RouteKind::Tunnel => "CONNECT tunnel through the proxy",
+        _ => "other",
+    }
+}
+
+/// The body for a person: JSON indented, binary withheld, text as is.
+async fn print_pretty(resp: &mut Response, palette: &Palette) -> Result<u64, CliError> {
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(show::is_json);
+    let mut out = std::io::stdout();
+    let mut n = 0u64;
+    if json {
+        let mut all = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            all.extend_from_slice(&chunk);
+        }
+        n = all.len() as u64;
+        let text = match serde_json::from_slice::<serde_json::Value>(&all) {
+            Ok(v) => show::pretty_json(palette, &v).into_bytes(),
+            Err(_) => all,
+        };
+        out.write_all(&text).map_err(write_error)?;
+        if !text.ends_with(b"\n") && !text.is_empty() {
+            out.write_all(b"\n").map_err(write_error)?;
+        }
+        out.flush().map_err(write_error)?;
+        return Ok(n);
+    }
+    let mut last = b'\n';
+    let mut binary = false;
+    while let Some(chunk) = resp.chunk().await? {
+        if n == 0 && show::looks_binary(&chunk) {
+            binary = true;
+        }
+        n += chunk.len() as u64;
+        if !binary {
+            out.write_all(&chunk).map_err(write_error)?;
+            last = *chunk.last().unwrap_or(&last);
+        }
+    }
+    if binary {
+        let note = format!("[binary body of {n} bytes not shown: use -o FILE, or pipe the output]");
+        writeln!(out, "{}", paint(palette.dim, &note)).map_err(write_error)?;
+    } else if last != b'\n' {
+        out.write_all(b"\n").map_err(write_error)?;
+    }
+    out.flush().map_err(write_error)?;
+    Ok(n)
+}
+
+/// The body to a file, with a progress bar when a person watches stderr.
+async fn download(resp: &mut Response, path: &Path, progress: bool) -> Result<u64, CliError> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| CliError::Local(format!("-o: cannot create {}: {e}", path.display())))?;
+    let mut file = std::io::BufWriter::new(file);
+    let bar = progress.then(|| match resp.content_length() {
+        Some(len) => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    });
+    let mut n = 0u64;
+    let result = async {
+        while let Some(chunk) = resp.chunk().await? {
+            n += chunk.len() as u64;
+            file.write_all(&chunk)
+                .map_err(|e| CliError::Local(format!("-o: writing {}: {e}", path.display())))?;
+            if let Some(bar) = &bar {
+                bar.set_position(n);
+            }
+        }
+        file.flush()
+            .map_err(|e| CliError::Local(format!("-o: writing {}: {e}", path.display())))?;
+        Ok::<_, CliError>(())
+    }
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    result.map(|()| n)
+}
+
+/// `-v` on an error: what the proxy answered, when it refused.
+fn show_refusal(e: &ferry::Error) {
+    let Some(answer) = e.proxy_response() else {
+        return;
+    };
+    eprintln!(
+        "< HTTP/1.1 {} {}",
+        answer.status().as_u16(),
+        answer.reason()
+    );
+    for (name, value) in answer.headers() {
+        eprintln!(
+            "< {}: {}",
+            show::title_case(name.as_str()),
+            show::redacted_value(name.as_str(), value.as_bytes())
+        );
+    }
+    eprintln!("<");
+    let body = answer.body();
+    if !body.is_empty() && !show::looks_binary(body) {
+        let text = String::from_utf8_lossy(&body[..body.len().min(1024)]);
+        for line in text.lines() {
+            eprintln!("< {line}");
+        }
+        if body.len() > 1024 || answer.body_truncated() {
+            eprintln!("< [...]");
+        }
+    }
+}
+
+/// `-v` after a response: the connection, the CONNECT exchange, TLS, and
+/// both heads, with credentials as `***`.
+fn show_conversation(resp: &Response, method: &Method, sent: &HeaderMap, body_len: Option<usize>) {
+    let route = resp.route();
+    let reused = if resp.connection_reused() {
+        "reused connection"
+    } else {
+        "new connection"
+    };
+    let peer = resp
+        .remote_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "?".to_owned());
+    match route.proxy() {
+        Some(_) => eprintln!("* {route}: connected to {peer} ({reused})"),
+        None => eprintln!("* direct to {peer} ({reused})"),
+    }
+    if let Some(v) = resp.proxy_tls_version() {
+        eprintln!("* TLS with the proxy: {v}");
+    }
+    if let Some(x) = resp.tunnel_exchange() {
+        for line in x.request_head().lines() {
+            eprintln!("> {line}");
+        }
+        eprintln!(">");
+        for line in x.response_head().lines() {
+            eprintln!("< {line}");
+        }
+        eprintln!("<");
+    }
+    if let Some(v) = resp.tls_version() {
+        let alpn = resp.alpn().unwrap_or_else(|| "none".to_owned());
+        eprintln!("* TLS with the origin: {v}, ALPN {alpn}");
+    }
+
+    let url = resp.url();
+    let forward = route.kind() == RouteKind::Forward;
+    let h2 = resp.version() == ferry::Version::HTTP_2;
+    let target = if forward {
+        url.as_str().to_owned()
+    } else {
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    };
+    eprintln!("> {method} {target} {}", show::version_str(resp.version()));
+    let mut lines: Vec<(String, String)> = Vec::new();
+    if !h2 && !sent.contains_key(header::HOST) {
+        let host = url.host_str().unwrap_or("");
+        let host = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
+        lines.push(("Host".into(), host));
+    }
+    if !sent.contains_key(header::USER_AGENT) {
+        lines.push(("User-Agent".into(), USER_AGENT.into()));
+    }
+    if !sent.contains_key(header::ACCEPT) {
+        lines.push(("Accept".into(), "*/*".into()));
+    }
+    for (name, value) in sent {
+        lines.push((
+            show::title_case(name.as_str()),
+            show::redacted_value(name.as_str(), value.as_bytes()),
+        ));
+    }
+    if let Some(n) = body_len.filter(|_| !sent.contains_key(header::CONTENT_LENGTH)) {
+        lines.push(("Content-Length".into(), n.to_string()));
+    }
+    let proxy_creds = route.proxy().is_some_and(|p| p.credentials().is_some());
+    if forward && proxy_creds {
+        lines.push(("Proxy-Authorization".into(), "***".into()));
+    }
+    for (name, value) in lines {
+        eprintln!("> {name}: {value}");
+    }
+    eprintln!(">");
+    eprintln!("< {}", show::status_line(resp.version(), resp.status()));
+    for (name, value) in resp.headers() {
+        eprintln!(
+            "< {}: {}",
+            show::title_case(name.as_str()),
+            show::redacted_value(name.as_str(), value.as_bytes())
+        );
+    }
+    eprintln!("<");
+    let t = resp.timings();
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    let mut phases = Vec::new();
+    for (name, d) in [
+        ("dns", t.dns),
+        ("connect", t.connect),
+        ("proxy TLS", t.proxy_tls),
+        ("CONNECT", t.tunnel),
+        ("TLS", t.tls),
+    ] {
+        if let Some(d) = d {
+            phases.push(format!("{name} {}", ms(d)));
+        }
+    }
+    phases.push(format!("first byte {}", ms(t.first_byte)));
+    eprintln!("* timings: {}", phases.join(", "));
+}

@@ -1,0 +1,294 @@
+//! From command-line options to a `ClientBuilder`: proxies, trust, headers
+//! for the proxy. Shared by requests and `ferry route`, so that `route`
+//! answers exactly what a request with the same options would do.
+
+use std::path::Path;
+
+use ferry::{Certificate, ClientBuilder, Proxy, ProxyUrl};
+
+use crate::cli::ProxyArgs;
+use crate::exit::{usage, CliError};
+
+/// The proxy variables whose values `-U` completes with credentials.
+const PROXY_VARS: [&str; 6] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
+/// Applies the proxy options to `builder`.
+pub fn apply_proxy_args(
+    mut builder: ClientBuilder,
+    args: &ProxyArgs,
+) -> Result<ClientBuilder, CliError> {
+    if args.preproxy.is_some() {
+        return Err(usage(
+            "--preproxy is not supported yet: proxy chains come with a later version of ferry",
+        ));
+    }
+    let creds = args.proxy_user.as_deref().map(split_user);
+    let with_creds = |p: Proxy| match &creds {
+        Some((user, pass)) => p.basic_auth(user, pass),
+        None => p,
+    };
+
+    let singles = [
+        ("-x/--proxy", None, &args.proxy),
+        ("--socks4", Some("socks4"), &args.socks4),
+        ("--socks4a", Some("socks4a"), &args.socks4a),
+        ("--socks5", Some("socks5"), &args.socks5),
+        ("--socks5-hostname", Some("socks5h"), &args.socks5_hostname),
+    ];
+    for (flag, scheme, value) in singles {
+        let Some(value) = value else { continue };
+        // curl's `-x ""`: no proxy at all, whatever the environment says.
+        if value.trim().is_empty() {
+            builder = builder.proxy(Proxy::direct("all"));
+            continue;
+        }
+        let url = match scheme {
+            Some(s) => format!("{s}://{}", value.trim()),
+            None => value.clone(),
+        };
+        let proxy = parse_proxy(&url, flag)?;
+        builder = builder.proxy(with_creds(Proxy::all(proxy)?));
+    }
+
+    for entry in &args.proxies {
+        let Some((key, value)) = entry.split_once('=') else {
+            return Err(usage(format!(
+                "--proxies wants KEY=URL (e.g. https=http://proxy:3128), got {:?}",
+                redact_entry(entry)
+            )));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if value.eq_ignore_ascii_case("DIRECT") {
+            builder = builder.proxy(Proxy::direct(key));
+        } else {
+            let proxy = parse_proxy(value, &format!("--proxies {key}"))?;
+            builder = builder.proxy(with_creds(Proxy::custom(key, proxy)?));
+        }
+    }
+
+    if let Some(list) = &args.noproxy {
+        builder = builder.no_proxy(list);
+    }
+    if args.noproxy.is_some() || creds.is_some() {
+        let list = args.noproxy.clone();
+        builder = builder.env_lookup(move |name| env_value(name, list.as_deref(), creds.as_ref()));
+    }
+    if args.proxytunnel {
+        builder = builder.proxy_tunnel(true);
+    }
+    if let Some(path) = &args.proxy_cacert {
+        for cert in read_certs(path, "--proxy-cacert")? {
+            builder = builder.add_proxy_root_certificate(cert);
+        }
+    }
+    if args.proxy_insecure {
+        builder = builder.danger_accept_invalid_proxy_certs(true);
+    }
+    for h in &args.proxy_header {
+        let (name, value) = split_header(h, "--proxy-header")?;
+        builder = builder.proxy_header(name, value);
+    }
+    Ok(builder)
+}
+
+/// The library's reason for a route, in the command's terms: which flag set
+/// the map key or the no-proxy list that decided.
+pub fn explain_reason(reason: &str, args: &ProxyArgs) -> String {
+    if args.noproxy.is_some() {
+        if let Some(rest) = reason.strip_prefix("no_proxy entry") {
+            return format!("--noproxy entry{rest}");
+        }
+        if reason.starts_with("client map no-proxy entry") {
+            return format!("{reason} (the --noproxy list)");
+        }
+    }
+    let Some(rest) = reason.strip_prefix("client map key \"") else {
+        return reason.to_owned();
+    };
+    let key = rest.split('"').next().unwrap_or("");
+    let from_proxies = args
+        .proxies
+        .iter()
+        .rev()
+        .any(|e| e.split_once('=').is_some_and(|(k, _)| k.trim() == key));
+    let single = [
+        ("-x/--proxy", &args.proxy),
+        ("--socks4", &args.socks4),
+        ("--socks4a", &args.socks4a),
+        ("--socks5", &args.socks5),
+        ("--socks5-hostname", &args.socks5_hostname),
+    ]
+    .into_iter()
+    .find(|(_, v)| v.is_some())
+    .map(|(flag, _)| flag);
+    match (from_proxies, single) {
+        (true, _) => format!("{reason} (from --proxies)"),
+        (false, Some(flag)) if key == "all" => format!("{reason} (from {flag})"),
+        _ => reason.to_owned(),
+    }
+}
+
+/// The environment as the library should see it: `--noproxy` replaces the
+/// no-proxy variables (curl's semantics), and `-U` gives the environment's
+/// proxies their credentials.
+fn env_value(
+    name: &str,
+    noproxy: Option<&str>,
+    creds: Option<&(String, String)>,
+) -> Option<String> {
+    if let Some(list) = noproxy {
+        if name == "no_proxy" {
+            return Some(list.to_owned());
+        }
+        if name == "NO_PROXY" {
+            return None;
+        }
+    }
+    let value = std::env::var(name).ok()?;
+    let Some((user, pass)) = creds else {
+        return Some(value);
+    };
+    if !PROXY_VARS.contains(&name) || value.trim().is_empty() {
+        return Some(value);
+    }
+    // An unusable value is handed on unchanged, so that the library's error
+    // names the variable.
+    match ProxyUrl::parse(&value) {
+        Ok(p) => Some(format!(
+            "{}://{}:{}@{}",
+            p.scheme(),
+            encode_userinfo(user),
+            encode_userinfo(pass),
+            p.authority()
+        )),
+        Err(_) => Some(value),
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn parse_proxy(value: &str, origin: &str) -> Result<ProxyUrl, CliError> {
+    ProxyUrl::parse_from(value, origin).map_err(|e| CliError::ProxyConfig(e.to_string()))
+}
+
+/// `USER:PASS`, split at the first colon; a missing password is empty.
+pub fn split_user(s: &str) -> (String, String) {
+    match s.split_once(':') {
+        Some((u, p)) => (u.to_owned(), p.to_owned()),
+        None => (s.to_owned(), String::new()),
+    }
+}
+
+/// `Name: value` (or curl's `Name;` for an empty value).
+pub fn split_header<'a>(s: &'a str, flag: &str) -> Result<(&'a str, &'a str), CliError> {
+    if let Some(name) = s.strip_suffix(';') {
+        if !name.contains(':') {
+            return Ok((name.trim(), ""));
+        }
+    }
+    match s.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim(), value.trim())),
+        _ => Err(usage(format!(
+            "{flag} wants 'Name: value', got {:?}",
+            redact_entry(s)
+        ))),
+    }
+}
+
+/// What a malformed entry may show of itself: anything after a colon or an
+/// `@` could be a secret.
+fn redact_entry(s: &str) -> String {
+    match s.find([':', '@']) {
+        Some(i) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// The certificates of a PEM file.
+pub fn read_certs(path: &Path, flag: &str) -> Result<Vec<Certificate>, CliError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| usage(format!("{flag}: cannot read {}: {e}", path.display())))?;
+    let certs = Certificate::from_pem_bundle(&pem)
+        .map_err(|e| usage(format!("{flag}: {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(usage(format!(
+            "{flag}: no certificate in {}",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_split_as_curl_does() {
+        assert_eq!(split_header("X-A: 1", "-H").unwrap(), ("X-A", "1"));
+        assert_eq!(split_header("X-A;", "-H").unwrap(), ("X-A", ""));
+        assert_eq!(split_header("X-A:b:c", "-H").unwrap(), ("X-A", "b:c"));
+        assert!(split_header("nocolon", "-H").is_err());
+        let e = split_header(": secret", "-H").unwrap_err().to_string();
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn users_split_at_the_first_colon() {
+        assert_eq!(split_user("a:b:c"), ("a".into(), "b:c".into()));
+        assert_eq!(split_user("a"), ("a".into(), String::new()));
+    }
+
+    #[test]
+    fn reasons_name_the_flags() {
+        let args = ProxyArgs {
+            proxy: Some("http://p:1".into()),
+            proxies: vec!["https=http://q:2".into()],
+            noproxy: Some("a.com".into()),
+            ..ProxyArgs::default()
+        };
+        assert_eq!(
+            explain_reason("client map key \"all\" -> http://p:1", &args),
+            "client map key \"all\" -> http://p:1 (from -x/--proxy)"
+        );
+        assert_eq!(
+            explain_reason("client map key \"https\" -> http://q:2", &args),
+            "client map key \"https\" -> http://q:2 (from --proxies)"
+        );
+        assert_eq!(
+            explain_reason(
+                "no_proxy entry \"a.com\" matched host \"a.com\" -> DIRECT",
+                &args
+            ),
+            "--noproxy entry \"a.com\" matched host \"a.com\" -> DIRECT"
+        );
+        assert_eq!(
+            explain_reason("environment variable HTTPS_PROXY -> http://e:3", &args),
+            "environment variable HTTPS_PROXY -> http://e:3"
+        );
+    }
+
+    #[test]
+    fn userinfo_is_percent_encoded() {
+        assert_eq!(encode_userinfo("a b@c:d%"), "a%20b%40c%3Ad%25");
+        assert_eq!(encode_userinfo("Az09-._~"), "Az09-._~");
+    }
+}

@@ -1,0 +1,292 @@
+//! How heads and bodies look: raw for pipes, coloured for terminals, and
+//! with secrets replaced by `***` wherever they are shown for debugging.
+
+use anstyle::{AnsiColor, Style};
+use ferry::{HeaderMap, StatusCode, Version};
+
+/// Styles of the terminal output; all plain when colour is off.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Palette {
+    /// The status line of a success.
+    pub ok: Style,
+    /// The status line of a redirect.
+    pub redirect: Style,
+    /// The status line of an error.
+    pub error: Style,
+    /// Header names.
+    pub name: Style,
+    /// JSON keys.
+    pub key: Style,
+    /// JSON strings.
+    pub string: Style,
+    /// JSON numbers, booleans and null.
+    pub literal: Style,
+    /// Notes and hints.
+    pub dim: Style,
+}
+
+impl Palette {
+    /// Colours on or off.
+    pub fn new(colour: bool) -> Palette {
+        if !colour {
+            return Palette::default();
+        }
+        let fg = |c: AnsiColor| Style::new().fg_color(Some(c.into()));
+        Palette {
+            ok: fg(AnsiColor::Green).bold(),
+            redirect: fg(AnsiColor::Yellow).bold(),
+            error: fg(AnsiColor::Red).bold(),
+            name: fg(AnsiColor::Cyan),
+            key: fg(AnsiColor::Blue).bold(),
+            string: fg(AnsiColor::Green),
+            literal: fg(AnsiColor::Magenta),
+            dim: Style::new().dimmed(),
+        }
+    }
+
+    /// The style for a status line.
+    pub fn status(&self, status: StatusCode) -> Style {
+        if status.is_client_error() || status.is_server_error() {
+            self.error
+        } else if status.is_redirection() {
+            self.redirect
+        } else {
+            self.ok
+        }
+    }
+}
+
+/// `text` in `style` (a no-op for the plain style).
+pub fn paint(style: Style, text: &str) -> String {
+    if style == Style::new() {
+        text.to_owned()
+    } else {
+        format!("{style}{text}{style:#}")
+    }
+}
+
+/// `HTTP/1.1`, `HTTP/2`... as curl prints them.
+pub fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// The status line, as curl prints it (no reason phrase for HTTP/2 and up).
+pub fn status_line(version: Version, status: StatusCode) -> String {
+    let v = version_str(version);
+    match version {
+        Version::HTTP_2 | Version::HTTP_3 => format!("{v} {}", status.as_u16()),
+        _ => format!(
+            "{v} {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .trim_end()
+        .to_owned(),
+    }
+}
+
+/// The head exactly as `-i` writes it to a pipe: CRLF line ends, a blank
+/// line after the headers.
+pub fn raw_head(version: Version, status: StatusCode, headers: &HeaderMap) -> Vec<u8> {
+    let mut out = status_line(version, status).into_bytes();
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The head for a terminal: coloured, header names in Title-Case.
+pub fn pretty_head(
+    p: &Palette,
+    version: Version,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> String {
+    let mut out = paint(p.status(status), &status_line(version, status));
+    out.push('\n');
+    for (name, value) in headers {
+        out.push_str(&paint(p.name, &title_case(name.as_str())));
+        out.push_str(": ");
+        out.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+/// `content-type` → `Content-Type`.
+pub fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    out
+}
+
+/// A header value as `-v` may show it: credentials and cookie values
+/// become `***` (cookie names stay, they help debugging).
+pub fn redacted_value(name: &str, value: &[u8]) -> String {
+    let value = String::from_utf8_lossy(value);
+    match name.to_ascii_lowercase().as_str() {
+        "authorization" | "proxy-authorization" => "***".to_owned(),
+        "cookie" => value
+            .split(';')
+            .map(|pair| match pair.split_once('=') {
+                Some((n, _)) => format!("{}=***", n.trim()),
+                None => "***".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        "set-cookie" => {
+            let mut parts = value.splitn(2, ';');
+            let first = parts.next().unwrap_or("");
+            let name = first.split_once('=').map_or("", |(n, _)| n.trim());
+            match parts.next() {
+                Some(attrs) => format!("{name}=***;{attrs}"),
+                None => format!("{name}=***"),
+            }
+        }
+        _ => value.into_owned(),
+    }
+}
+
+/// Whether a content type is JSON (`application/json`, `...+json`).
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// Whether bytes look like binary data rather than text.
+pub fn looks_binary(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(8192)];
+    if head.contains(&0) {
+        return true;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => false,
+        // A multi-byte character cut at the end of the sample is still text.
+        Err(e) => e.error_len().is_some(),
+    }
+}
+
+/// JSON, indented by two spaces and coloured.
+pub fn pretty_json(p: &Palette, value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_json(p, value, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+fn write_json(p: &Palette, value: &serde_json::Value, depth: usize, out: &mut String) {
+    use serde_json::Value;
+    let pad = |d: usize| "  ".repeat(d);
+    let quoted = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, v)) in map.iter().enumerate() {
+                out.push_str(&pad(depth + 1));
+                out.push_str(&paint(p.key, &quoted(k)));
+                out.push_str(": ");
+                write_json(p, v, depth + 1, out);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(depth));
+            out.push('}');
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, v) in items.iter().enumerate() {
+                out.push_str(&pad(depth + 1));
+                write_json(p, v, depth + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(depth));
+            out.push(']');
+        }
+        Value::String(s) => out.push_str(&paint(p.string, &quoted(s))),
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+        other => out.push_str(&paint(p.literal, &other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry::header::HeaderValue;
+
+    #[test]
+    fn status_lines_as_curl() {
+        assert_eq!(
+            status_line(Version::HTTP_11, StatusCode::NOT_FOUND),
+            "HTTP/1.1 404 Not Found"
+        );
+        assert_eq!(status_line(Version::HTTP_2, StatusCode::OK), "HTTP/2 200");
+    }
+
+    #[test]
+    fn raw_heads_are_crlf() {
+        let mut h = HeaderMap::new();
+        h.insert("content-length", HeaderValue::from_static("5"));
+        assert_eq!(
+            raw_head(Version::HTTP_11, StatusCode::OK, &h),
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redacted_value("Authorization", b"Basic dXNlcjpwYXNz"),
+            "***"
+        );
+        assert_eq!(redacted_value("proxy-authorization", b"Basic eA=="), "***");
+        assert_eq!(redacted_value("Cookie", b"a=1; b=2"), "a=***; b=***");
+        assert_eq!(
+            redacted_value("set-cookie", b"sid=secret; Path=/"),
+            "sid=***; Path=/"
+        );
+        assert_eq!(redacted_value("Accept", b"*/*"), "*/*");
+    }
+
+    #[test]
+    fn json_pretty_and_plain() {
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"a":[1,"x"],"b":{},"c":null}"#).unwrap();
+        assert_eq!(
+            pretty_json(&Palette::new(false), &v),
+            "{\n  \"a\": [\n    1,\n    \"x\"\n  ],\n  \"b\": {},\n  \"c\": null\n}\n"
+        );
+        assert!(pretty_json(&Palette::new(true), &v).contains("\x1b["));
+        assert!(is_json("application/json; charset=utf-8"));
+        assert!(is_json("application/problem+json"));
+        assert!(!is_json("text/plain"));
+    }
+
+    #[test]
+    fn binary_detection() {
+        assert!(!looks_binary(b"hello\n"));
+        assert!(looks_binary(b"a\0b"));
+        assert!(looks_binary(&[0xff, 0xfe, 0x41]));
+        assert!(!looks_binary("é".as_bytes().split_at(1).0));
+    }
+}
