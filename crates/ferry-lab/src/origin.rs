@@ -1,4 +1,5 @@
-//! An origin server (HTTP and HTTPS, HTTP/1.1 and HTTP/2) with a few fixed routes.
+//! An origin server (HTTP and HTTPS, HTTP/1.1 and HTTP/2) with a few fixed routes,
+//! and Basic, Digest and NTLM authentication for those under `/protected/`.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -11,7 +12,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode, Version};
+use ferry_proto::auth::digest::DigestAlgorithm;
+use ferry_proto::auth::Scheme;
+use http::{header, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -22,10 +25,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 
 use crate::ca::{TestCa, LOOPBACK_NAMES};
+use crate::proxy_auth::{self, AuthSettings, NtlmConn, Role, ServerAuth, Verdict};
 use crate::server::{base_url, bind_loopback, join_path, Running, Stopped};
 
 /// The body of `GET /`.
 pub const HELLO: &str = "Hello, world!";
+/// The body of every 401.
+const UNAUTHORIZED_BODY: &str = "ferry-lab: authentication required\n";
+/// The prefix of the routes that authentication protects.
+const PROTECTED: &str = "/protected";
 /// How `/bytes/N` and `/chunked/N` cut their bodies.
 pub const CHUNK_SIZE: usize = 16 * 1024;
 /// The cycle `/bytes/N` repeats; see [`pattern_bytes`].
@@ -60,9 +68,30 @@ impl SeenRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         crate::http1::header(&self.headers, name)
     }
+
+    /// The scheme of the `Authorization` sent, if any.
+    pub fn auth_scheme(&self) -> Option<Scheme> {
+        proxy_auth::scheme_of(self.header("authorization")?)
+    }
+
+    /// The NTLM message type (1 negotiate, 3 authenticate) in `Authorization`,
+    /// if it carries one.
+    pub fn ntlm_message_type(&self) -> Option<u32> {
+        proxy_auth::ntlm_message_type(self.header("authorization")?)
+    }
 }
 
 /// Configures and starts an [`Origin`].
+///
+/// Authentication: each of [`basic_auth`](Self::basic_auth),
+/// [`digest_auth`](Self::digest_auth) and [`ntlm_auth`](Self::ntlm_auth) sets the
+/// credentials of its scheme and offers it for the routes under `/protected/`
+/// (`/protected/echo` is `/echo` once authorized); the other routes stay open. A
+/// refusal is `401 Unauthorized` with one `WWW-Authenticate` per offered scheme,
+/// in configuration order unless [`offer`](Self::offer) says otherwise, and a short
+/// body; it keeps the connection open unless
+/// [`close_after_401`](Self::close_after_401). The checks are the proxy's (see
+/// [`LabProxyBuilder`](crate::LabProxyBuilder)).
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -76,6 +105,9 @@ pub struct OriginBuilder {
     ca: Option<Arc<TestCa>>,
     http2: bool,
     record: bool,
+    auth: AuthSettings,
+    close_after_401: bool,
+    close_after_bare_401: bool,
 }
 
 impl Default for OriginBuilder {
@@ -85,6 +117,9 @@ impl Default for OriginBuilder {
             ca: None,
             http2: true,
             record: true,
+            auth: AuthSettings::default(),
+            close_after_401: false,
+            close_after_bare_401: false,
         }
     }
 }
@@ -114,6 +149,153 @@ impl OriginBuilder {
         self
     }
 
+    /// Accept `Authorization: Basic` with these credentials under `/protected/`
+    /// (challenge `Basic realm="ferry-lab"`).
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let origin = ferry_lab::Origin::builder().basic_auth("user", "pass").start().await;
+    /// let _ = origin.http_url("/protected/"); // 401 without the credentials
+    /// # }
+    /// ```
+    pub fn basic_auth(mut self, user: &str, pass: &str) -> Self {
+        self.auth.basic = Some((user.to_string(), pass.to_string()));
+        self.auth.configure(Scheme::Basic);
+        self
+    }
+
+    /// Accept `Authorization: Digest` (RFC 7616, `qop=auth`, realm `ferry-lab`)
+    /// under `/protected/`, checked by recomputing the response. A `uri` in
+    /// absolute form names the same resource as the origin-form request-target.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use ferry_proto::auth::digest::DigestAlgorithm;
+    /// let origin = ferry_lab::Origin::builder()
+    ///     .digest_auth("user", "pass")
+    ///     .digest_algorithm(DigestAlgorithm::Sha256)
+    ///     .start()
+    ///     .await;
+    /// # drop(origin);
+    /// # }
+    /// ```
+    pub fn digest_auth(mut self, user: &str, pass: &str) -> Self {
+        self.auth.digest = Some((user.to_string(), pass.to_string()));
+        self.auth.configure(Scheme::Digest);
+        self
+    }
+
+    /// The Digest algorithm challenged with and required (default MD5).
+    pub fn digest_algorithm(mut self, algorithm: DigestAlgorithm) -> Self {
+        self.auth.digest_algorithm = algorithm;
+        self
+    }
+
+    /// Accept `uses` requests per Digest nonce; the next one, if its response is
+    /// right, gets a 401 whose Digest challenge has `stale=true` and a new nonce.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let origin = ferry_lab::Origin::builder()
+    ///     .digest_auth("user", "pass")
+    ///     .digest_stale_after(1)
+    ///     .start()
+    ///     .await;
+    /// # drop(origin);
+    /// # }
+    /// ```
+    pub fn digest_stale_after(mut self, uses: u32) -> Self {
+        self.auth.digest_stale_after = Some(uses);
+        self
+    }
+
+    /// Accept NTLMv2 for `domain\user` (an empty domain in the type 3 counts
+    /// as this one) under `/protected/`.
+    ///
+    /// The handshake is bound to the HTTP/1.1 connection: a type 1 gets a 401 with
+    /// only `WWW-Authenticate: NTLM <type 2>`, a type 3 answering it gets the
+    /// resource and authenticates the connection, whose later requests then pass
+    /// without credentials (as IIS does). HTTP/2 cannot carry NTLM: there it is
+    /// neither offered nor accepted.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let origin = ferry_lab::Origin::builder().ntlm_auth("alice", "s3cret", "LAB").start().await;
+    /// # drop(origin);
+    /// # }
+    /// ```
+    pub fn ntlm_auth(mut self, user: &str, pass: &str, domain: &str) -> Self {
+        self.auth.ntlm = Some((user.to_string(), pass.to_string(), domain.to_string()));
+        self.auth.configure(Scheme::Ntlm);
+        self
+    }
+
+    /// Offer exactly these schemes, one `WWW-Authenticate` line each in this
+    /// order. Only offered schemes are accepted; a scheme offered without
+    /// credentials (or one the lab cannot check, like Negotiate) never passes. An
+    /// empty list turns authentication off.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// use ferry_proto::auth::Scheme;
+    /// let origin = ferry_lab::Origin::builder()
+    ///     .digest_auth("user", "pass")
+    ///     .ntlm_auth("user", "pass", "LAB")
+    ///     .offer(&[Scheme::Ntlm, Scheme::Digest, Scheme::Basic])
+    ///     .start()
+    ///     .await;
+    /// # drop(origin);
+    /// # }
+    /// ```
+    pub fn offer(mut self, schemes: &[Scheme]) -> Self {
+        let mut unique: Vec<Scheme> = Vec::with_capacity(schemes.len());
+        for s in schemes {
+            if !unique.contains(s) {
+                unique.push(s.clone());
+            }
+        }
+        self.auth.offer = Some(unique);
+        self
+    }
+
+    /// Close the connection after every 401 (`Connection: close`, HTTP/1.x), as
+    /// some servers do; NTLM can then never complete.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let origin = ferry_lab::Origin::builder()
+    ///     .digest_auth("user", "pass")
+    ///     .close_after_401(true)
+    ///     .start()
+    ///     .await;
+    /// # drop(origin);
+    /// # }
+    /// ```
+    pub fn close_after_401(mut self, on: bool) -> Self {
+        self.close_after_401 = on;
+        self
+    }
+
+    /// Close the connection after a 401 to a request that carried no
+    /// `Authorization` (the one that starts a handshake), but keep it open
+    /// during the handshake itself, as squid's `auth_param ntlm keep_alive off`
+    /// does for proxies. NTLM still completes, on the next connection.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let origin = ferry_lab::Origin::builder()
+    ///     .ntlm_auth("alice", "s3cret", "LAB")
+    ///     .close_after_bare_401(true)
+    ///     .start()
+    ///     .await;
+    /// # drop(origin);
+    /// # }
+    /// ```
+    pub fn close_after_bare_401(mut self, on: bool) -> Self {
+        self.close_after_bare_401 = on;
+        self
+    }
+
     /// Binds both listeners and starts serving on the current tokio runtime.
     ///
     /// # Panics
@@ -137,6 +319,9 @@ impl OriginBuilder {
         let acceptor = TlsAcceptor::from(ca.server_config(LOOPBACK_NAMES, alpn));
         let shared = Arc::new(OriginShared {
             record: self.record,
+            auth: ServerAuth::new(Role::Origin, &self.auth),
+            close_after_401: self.close_after_401,
+            close_after_bare_401: self.close_after_bare_401,
             connections: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
             seen: Mutex::new(Vec::new()),
@@ -196,6 +381,9 @@ impl OriginBuilder {
 /// - `/headers` → 200 JSON of the request headers `[[n,v],..]`
 /// - `/response-headers?name=value&..` → 200 with those response headers added
 /// - `/close` → `Hello, world!` with `Connection: close`
+/// - `/protected/ROUTE` → `/ROUTE` (so `/protected/` → `Hello, world!`) when
+///   authorized, else `401 Unauthorized` (see [`OriginBuilder`]); open when no
+///   scheme is configured
 /// - anything else → 404
 ///
 /// ```no_run
@@ -278,6 +466,10 @@ impl Origin {
 
 struct OriginShared {
     record: bool,
+    /// `None`: `/protected/` is open.
+    auth: Option<ServerAuth>,
+    close_after_401: bool,
+    close_after_bare_401: bool,
     connections: AtomicUsize,
     next_conn: AtomicU64,
     seen: Mutex<Vec<SeenRequest>>,
@@ -301,9 +493,11 @@ async fn serve<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // NTLM authenticates the connection, so its state lives as long as it.
+    let ntlm = Arc::new(Mutex::new(NtlmConn::default()));
     let service = service_fn(move |req| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(route(req, tls, conn_id, &shared).await) }
+        let (shared, ntlm) = (shared.clone(), ntlm.clone());
+        async move { Ok::<_, Infallible>(route(req, tls, conn_id, &shared, &ntlm).await) }
     });
     if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
         tracing::debug!("ferry-lab origin: connection {conn_id} ended: {e}");
@@ -315,6 +509,7 @@ async fn route(
     tls: bool,
     conn_id: u64,
     shared: &OriginShared,
+    ntlm: &Mutex<NtlmConn>,
 ) -> Response<LabBody> {
     let target = if req.version() == Version::HTTP_2 {
         req.uri()
@@ -344,7 +539,28 @@ async fn route(
         shared.seen.lock().expect("not poisoned").push(seen.clone());
     }
 
-    let path = req.uri().path().to_string();
+    let mut path = req.uri().path().to_string();
+    if let Some(rest) = unprotected(&path) {
+        if let Some(auth) = &shared.auth {
+            let h2 = req.version() == Version::HTTP_2;
+            let verdict = {
+                let mut conn = ntlm.lock().expect("not poisoned");
+                let conn = (!h2).then_some(&mut *conn);
+                auth.check(&seen.method, &seen.target, &seen.headers, conn)
+            };
+            let challenges = match verdict {
+                Verdict::Pass => None,
+                Verdict::Challenge { stale } => Some(auth.challenges(stale, !h2)),
+                Verdict::NtlmType2(value) => Some(vec![value]),
+            };
+            if let Some(challenges) = challenges {
+                let bare = seen.header(auth.role().credentials_header()).is_none();
+                let close = shared.close_after_401 || (bare && shared.close_after_bare_401);
+                return refuse(req, auth, &challenges, close).await;
+            }
+        }
+        path = rest;
+    }
     let query = req.uri().query().unwrap_or("").to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').splitn(2, '/').collect();
     match segments.as_slice() {
@@ -377,6 +593,44 @@ async fn route(
         ["redirect"] => redirect(&query),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// The path a protected one stands for (`/protected/echo` → `/echo`), or `None`
+/// for an open path.
+fn unprotected(path: &str) -> Option<String> {
+    let rest = path.strip_prefix(PROTECTED)?;
+    if rest.is_empty() {
+        return Some("/".to_string());
+    }
+    rest.starts_with('/').then(|| rest.to_string())
+}
+
+/// A refusal carrying `challenges`, one header each.
+async fn refuse(
+    req: Request<Incoming>,
+    auth: &ServerAuth,
+    challenges: &[String],
+    close: bool,
+) -> Response<LabBody> {
+    let version = req.version();
+    // Read the body to its end so that the connection can carry the next round.
+    let _ = req.into_body().collect().await;
+    let role = auth.role();
+    let status = StatusCode::from_u16(role.status().0).expect("a valid status");
+    let mut resp = text(status, UNAUTHORIZED_BODY);
+    let name =
+        HeaderName::from_bytes(role.challenge_header().as_bytes()).expect("a valid header name");
+    for challenge in challenges {
+        if let Ok(value) = HeaderValue::from_str(challenge) {
+            resp.headers_mut().append(name.clone(), value);
+        }
+    }
+    // HTTP/2 has no per-connection close; a 401 there only ends its stream.
+    if close && version < Version::HTTP_2 {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 fn full(body: impl Into<Bytes>) -> LabBody {

@@ -1,15 +1,18 @@
-//! The proxy's side of Basic, Digest and NTLM authentication: which challenges a
-//! 407 carries, and whether a `Proxy-Authorization` value passes.
+//! The server side of Basic, Digest and NTLM authentication, for the lab proxy
+//! and the lab origin: which challenges a refusal carries, and whether the
+//! credentials of a request pass. The two differ only in their [`Role`]: 407 with
+//! `Proxy-Authenticate`/`Proxy-Authorization`, or 401 with
+//! `WWW-Authenticate`/`Authorization`.
 //!
 //! Nothing here touches a socket. Digest state (issued nonces and their counts)
-//! is shared by every connection of a proxy, as Digest is not connection-bound;
+//! is shared by every connection of a server, as Digest is not connection-bound;
 //! NTLM state lives in each connection's [`NtlmConn`]:
 //!
 //! ```text
 //!            type 1                    type 3, verified
 //!   Idle ───────────► Challenged(c) ─────────────────────► Authenticated
 //!    ▲                   │  anything else                     │  type 1:
-//!    └───────────────────┘  (407 with every challenge)        │  a new handshake
+//!    └───────────────────┘  (refusal with every challenge)    │  a new handshake
 //!    ▲                                                        │
 //!    └────────────────────────────────────────────────────────┘
 //! ```
@@ -112,32 +115,67 @@ pub(crate) enum NtlmConn {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Pass,
-    /// 407 with every offered challenge; `stale` marks the Digest one.
+    /// A refusal (407 or 401) with every offered challenge; `stale` marks the
+    /// Digest one.
     Challenge {
         stale: bool,
     },
-    /// 407 with only this `Proxy-Authenticate` value (an NTLM type 2).
+    /// A refusal with only this challenge value (an NTLM type 2).
     NtlmType2(String),
 }
 
-/// A proxy's authentication policy and Digest nonce memory.
-pub(crate) struct ProxyAuth {
+/// Who asks for credentials: the status and header names differ, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Proxy,
+    Origin,
+}
+
+impl Role {
+    /// The request header carrying credentials (lowercase).
+    pub(crate) fn credentials_header(self) -> &'static str {
+        match self {
+            Role::Proxy => "proxy-authorization",
+            Role::Origin => "authorization",
+        }
+    }
+
+    /// The response header carrying one challenge.
+    pub(crate) fn challenge_header(self) -> &'static str {
+        match self {
+            Role::Proxy => "Proxy-Authenticate",
+            Role::Origin => "WWW-Authenticate",
+        }
+    }
+
+    /// The status of a refusal, and its reason phrase.
+    pub(crate) fn status(self) -> (u16, &'static str) {
+        match self {
+            Role::Proxy => (407, "Proxy Authentication Required"),
+            Role::Origin => (401, "Unauthorized"),
+        }
+    }
+}
+
+/// A server's authentication policy and Digest nonce memory, for one [`Role`].
+pub(crate) struct ServerAuth {
+    role: Role,
     offered: Vec<Scheme>,
     /// `user:pass` as it must decode from the Basic token.
     basic: Option<Vec<u8>>,
     digest: DigestServer,
     ntlm: Option<(String, String, String)>,
-    pub(crate) close_after_407: bool,
 }
 
-impl ProxyAuth {
-    /// `None` when no scheme is offered: the proxy is open.
-    pub(crate) fn new(settings: &AuthSettings) -> Option<ProxyAuth> {
+impl ServerAuth {
+    /// `None` when no scheme is offered: the server is open.
+    pub(crate) fn new(role: Role, settings: &AuthSettings) -> Option<ServerAuth> {
         let offered = settings.offered().to_vec();
         if offered.is_empty() {
             return None;
         }
-        Some(ProxyAuth {
+        Some(ServerAuth {
+            role,
             offered,
             basic: settings
                 .basic
@@ -151,21 +189,29 @@ impl ProxyAuth {
                 nonces: Mutex::new(Nonces::default()),
             },
             ntlm: settings.ntlm.clone(),
-            close_after_407: settings.close_after_407,
         })
     }
 
-    /// Checks the request's `Proxy-Authorization`, moving the connection's NTLM
-    /// state along.
+    pub(crate) fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Checks the request's credentials header, moving the connection's NTLM
+    /// state along. `ntlm` is `None` on a connection that cannot carry NTLM
+    /// (HTTP/2, where requests are not bound to the connection): there NTLM
+    /// counts as not offered.
     pub(crate) fn check(
         &self,
         method: &str,
         target: &str,
         headers: &[(String, String)],
-        conn: &mut NtlmConn,
+        ntlm: Option<&mut NtlmConn>,
     ) -> Verdict {
-        let value = header(headers, "proxy-authorization").map(str::trim);
+        let value = header(headers, self.role.credentials_header()).map(str::trim);
         let ntlm_message = value.and_then(ntlm_message);
+        let mut no_ntlm = NtlmConn::Idle;
+        let ntlm_possible = ntlm.is_some();
+        let conn = ntlm.unwrap_or(&mut no_ntlm);
         if *conn == NtlmConn::Authenticated && message_type(ntlm_message.as_deref()) != Some(1) {
             return Verdict::Pass;
         }
@@ -174,12 +220,12 @@ impl ProxyAuth {
             return Verdict::Challenge { stale: false };
         };
         let scheme = Scheme::from_name(value.split([' ', '\t']).next().unwrap_or(""));
-        if !self.offered.contains(&scheme) {
+        if !self.offers(&scheme, ntlm_possible) {
             return Verdict::Challenge { stale: false };
         }
         match scheme {
             Scheme::Basic => match &self.basic {
-                Some(expected) if authorized(headers, expected) => Verdict::Pass,
+                Some(expected) if basic_matches(Some(value), expected) => Verdict::Pass,
                 _ => Verdict::Challenge { stale: false },
             },
             Scheme::Digest => match self.digest.verify(method, target, value) {
@@ -210,11 +256,17 @@ impl ProxyAuth {
         }
     }
 
-    /// The `Proxy-Authenticate` values of a 407, one per offered scheme, in order.
-    /// Each call issues a fresh Digest nonce.
-    pub(crate) fn challenges(&self, stale: bool) -> Vec<String> {
+    fn offers(&self, scheme: &Scheme, ntlm_possible: bool) -> bool {
+        self.offered.contains(scheme) && (ntlm_possible || *scheme != Scheme::Ntlm)
+    }
+
+    /// The challenge values of a refusal, one per offered scheme, in order
+    /// (without NTLM unless `ntlm_possible`). Each call issues a fresh Digest
+    /// nonce.
+    pub(crate) fn challenges(&self, stale: bool, ntlm_possible: bool) -> Vec<String> {
         self.offered
             .iter()
+            .filter(|scheme| self.offers(scheme, ntlm_possible))
             .map(|scheme| match scheme {
                 Scheme::Basic => format!("Basic realm=\"{REALM}\""),
                 Scheme::Digest => self.digest.challenge(stale).to_string(),
@@ -276,6 +328,39 @@ impl ProxyAuth {
     }
 }
 
+/// The proxy's policy: a [`ServerAuth`] in the [`Role::Proxy`] role, every
+/// connection able to carry NTLM.
+pub(crate) struct ProxyAuth {
+    auth: ServerAuth,
+    pub(crate) close_after_407: bool,
+}
+
+impl ProxyAuth {
+    /// `None` when no scheme is offered: the proxy is open.
+    pub(crate) fn new(settings: &AuthSettings) -> Option<ProxyAuth> {
+        Some(ProxyAuth {
+            auth: ServerAuth::new(Role::Proxy, settings)?,
+            close_after_407: settings.close_after_407,
+        })
+    }
+
+    /// Checks the request's `Proxy-Authorization`; see [`ServerAuth::check`].
+    pub(crate) fn check(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(String, String)],
+        conn: &mut NtlmConn,
+    ) -> Verdict {
+        self.auth.check(method, target, headers, Some(conn))
+    }
+
+    /// The `Proxy-Authenticate` values of a 407; see [`ServerAuth::challenges`].
+    pub(crate) fn challenges(&self, stale: bool) -> Vec<String> {
+        self.auth.challenges(stale, true)
+    }
+}
+
 /// The decoded message of an `NTLM <base64>` value.
 fn ntlm_message(value: &str) -> Option<Vec<u8>> {
     let challenge = parse_challenges(value).into_iter().next()?;
@@ -292,22 +377,68 @@ pub(crate) fn message_type(message: Option<&[u8]>) -> Option<u32> {
     Some(u32::from_le_bytes(kind.try_into().ok()?))
 }
 
-/// The NTLM message type in a `Proxy-Authorization` value, if it is one.
+/// The NTLM message type in an `Authorization` or `Proxy-Authorization` value,
+/// if it is one.
 pub(crate) fn ntlm_message_type(value: &str) -> Option<u32> {
     message_type(ntlm_message(value).as_deref())
 }
 
-pub(crate) fn authorized(headers: &[(String, String)], expected: &[u8]) -> bool {
-    let Some(value) = header(headers, "proxy-authorization") else {
-        return false;
-    };
-    let Some((scheme, token)) = value.trim().split_once(' ') else {
+/// The scheme named by an `Authorization` or `Proxy-Authorization` value.
+pub(crate) fn scheme_of(value: &str) -> Option<Scheme> {
+    let name = value.trim().split([' ', '\t']).next()?;
+    (!name.is_empty()).then(|| Scheme::from_name(name))
+}
+
+/// Whether a `Basic <token>` value decodes to exactly `expected` (`user:pass`).
+fn basic_matches(value: Option<&str>, expected: &[u8]) -> bool {
+    let Some((scheme, token)) = value.and_then(|v| v.trim().split_once(' ')) else {
         return false;
     };
     scheme.eq_ignore_ascii_case("basic")
         && base64::engine::general_purpose::STANDARD
             .decode(token.trim())
             .is_ok_and(|decoded| decoded == expected)
+}
+
+/// Whether the `Proxy-Authorization` of `headers` is Basic with `expected`.
+#[cfg(test)]
+pub(crate) fn authorized(headers: &[(String, String)], expected: &[u8]) -> bool {
+    basic_matches(header(headers, "proxy-authorization"), expected)
+}
+
+/// Whether a Digest `uri` names the resource of the request-target. Proxies
+/// may rewrite the request line (RFC 7616 section 3.4: that is why `uri` is
+/// there), so an absolute-form `uri` matches an origin-form target with the
+/// same path and query, and the other way round, as Apache's mod_auth_digest
+/// allows; two absolute forms must also agree on the authority.
+fn same_resource(uri: &str, target: &str) -> bool {
+    if uri == target {
+        return true;
+    }
+    match (split_absolute(uri), split_absolute(target)) {
+        (Some((ua, up)), Some((ta, tp))) => ua.eq_ignore_ascii_case(ta) && up == tp,
+        (Some((_, up)), None) => target.starts_with('/') && up == target,
+        (None, Some((_, tp))) => uri.starts_with('/') && uri == tp,
+        (None, None) => false,
+    }
+}
+
+/// `http(s)://authority/path?query` as its authority and its origin-form
+/// (`/` for an empty path).
+fn split_absolute(s: &str) -> Option<(&str, String)> {
+    let (scheme, rest) = s.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let path = path.split('#').next().unwrap_or("");
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Some((authority, path))
 }
 
 // ---- Digest ----
@@ -388,7 +519,7 @@ impl DigestServer {
         let well_formed = *given.scheme() == Scheme::Digest
             && p("username") == user
             && p("realm") == REALM
-            && p("uri") == target
+            && same_resource(p("uri"), target)
             && p("qop").eq_ignore_ascii_case("auth")
             && p("opaque") == self.opaque
             && !p("cnonce").is_empty()
@@ -408,7 +539,8 @@ impl DigestServer {
             nonce: p("nonce"),
             nc: p("nc"),
             method,
-            uri: target,
+            // The hash covers the uri as the client sent it.
+            uri: p("uri"),
         };
         // RFC 7616 keeps the first cnonce in a -sess A1; some clients send each
         // request's own. Either is accepted.
@@ -624,5 +756,66 @@ mod tests {
         assert_eq!(check("o:443", &good), Verdict::Pass);
         // Replayed count.
         assert_eq!(check("o:443", &good), rejected);
+    }
+
+    #[test]
+    fn same_resource_rules() {
+        assert!(same_resource("/p?q=1", "/p?q=1"));
+        assert!(same_resource("o:443", "o:443"));
+        assert!(!same_resource("other:443", "o:443"));
+        // A proxy rewrote absolute-form to origin-form, or HTTP/2's :path.
+        assert!(same_resource("http://h:1/p?q=1", "/p?q=1"));
+        assert!(same_resource("https://h", "/"));
+        assert!(same_resource("/p", "http://h:1/p"));
+        assert!(same_resource("HTTP://H:1/p", "http://h:1/p"));
+        assert!(!same_resource("http://h:1/p", "http://h:2/p"));
+        assert!(!same_resource("http://h:1/p", "/q"));
+        assert!(!same_resource("http://h:1/p?a", "/p?b"));
+        assert!(!same_resource("ftp://h/p", "/p"));
+        assert!(!same_resource("p", "/p"));
+    }
+
+    #[test]
+    fn origin_role_reads_authorization_and_drops_ntlm_without_a_connection() {
+        let mut s = AuthSettings {
+            basic: Some(("u".into(), "p".into())),
+            ntlm: Some(("u".into(), "p".into(), "LAB".into())),
+            ..AuthSettings::default()
+        };
+        s.configure(Scheme::Ntlm);
+        s.configure(Scheme::Basic);
+        let auth = ServerAuth::new(Role::Origin, &s).unwrap();
+        assert_eq!(auth.role().status(), (401, "Unauthorized"));
+        assert_eq!(auth.role().challenge_header(), "WWW-Authenticate");
+        let h = |name: &str, v: &str| vec![(name.to_string(), v.to_string())];
+        let basic = "Basic dTpw";
+        let mut conn = NtlmConn::Idle;
+        let check = |headers: &[(String, String)], conn: Option<&mut NtlmConn>| {
+            auth.check("GET", "/protected/", headers, conn)
+        };
+        assert_eq!(
+            check(&h("Authorization", basic), Some(&mut conn)),
+            Verdict::Pass
+        );
+        assert_eq!(
+            check(&h("Proxy-Authorization", basic), Some(&mut conn)),
+            Verdict::Challenge { stale: false }
+        );
+        let type1 = ntlm::header_value(&ntlm::negotiate_message());
+        assert!(matches!(
+            check(&h("Authorization", &type1), Some(&mut conn)),
+            Verdict::NtlmType2(_)
+        ));
+        assert!(matches!(conn, NtlmConn::Challenged(_)));
+        // HTTP/2: NTLM is not on offer.
+        assert_eq!(
+            check(&h("Authorization", &type1), None),
+            Verdict::Challenge { stale: false }
+        );
+        assert_eq!(
+            auth.challenges(false, true),
+            ["NTLM", "Basic realm=\"ferry-lab\""]
+        );
+        assert_eq!(auth.challenges(false, false), ["Basic realm=\"ferry-lab\""]);
     }
 }

@@ -121,6 +121,10 @@ pub(crate) struct AuthSession {
     pending: Option<HeaderValue>,
     preemptive_basic: bool,
     rounds: u8,
+    /// The last challenge answered carried a server token (NTLM type 2).
+    answered_token: bool,
+    /// `pending` was just made by `answer` and has not been sent yet.
+    fresh: bool,
 }
 
 impl fmt::Debug for AuthSession {
@@ -160,6 +164,8 @@ impl AuthSession {
             pending: None,
             preemptive_basic: false,
             rounds: 0,
+            answered_token: false,
+            fresh: false,
         };
         if basic_first {
             session.pending = session.credentials.as_ref().and_then(|c| {
@@ -185,10 +191,39 @@ impl AuthSession {
 
     /// The proxy closed the connection after a 407: a connection-bound
     /// handshake cannot go on, so it starts again from the beginning.
+    ///
+    /// A first step that needs no server state (an NTLM type 1, answering a
+    /// bare `NTLM` challenge) is kept and sent on the new connection; a step
+    /// answering a server token (the type 3) is not.
     pub(crate) fn connection_lost(&mut self) {
-        if self.connection_bound() {
+        if self.connection_bound() && self.answered_token {
             self.auth = None;
             self.pending = None;
+            self.fresh = false;
+        }
+    }
+
+    /// Before a request is sent (again): an answer just prepared goes as it
+    /// is; otherwise, once a scheme is in use, the next header is made anew
+    /// (Digest counts its nonce uses: the same header twice is a replay;
+    /// NTLM needs nothing more on the connection it authenticated).
+    pub(crate) fn prepare(&mut self, method: &str, uri: &str) {
+        if std::mem::take(&mut self.fresh) {
+            return;
+        }
+        let Some(auth) = self.auth.as_mut() else {
+            return;
+        };
+        let Some(random) = random16() else {
+            return;
+        };
+        let mut info = RequestInfo::new(method, uri, random, SystemTime::now());
+        info.host = &self.host;
+        info.target = self.target;
+        match auth.respond(None, &info) {
+            Ok(AuthStep::Header(value)) => self.pending = sensitive(value),
+            Ok(AuthStep::Nothing) => self.pending = None,
+            Err(e) => tracing::debug!("no header for the next request: {e}"),
         }
     }
 
@@ -218,6 +253,8 @@ impl AuthSession {
         let mut info = RequestInfo::new(method, uri, random, SystemTime::now());
         info.host = &self.host;
         info.target = self.target;
+        self.answered_token = challenge.token68().is_some();
+        self.fresh = true;
         match auth.respond(Some(challenge), &info) {
             Ok(AuthStep::Header(value)) => {
                 self.pending =

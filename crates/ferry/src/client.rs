@@ -18,6 +18,8 @@ use url::Url;
 use crate::auth::{AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
 use crate::body::Body;
 use crate::connect::io::looks_like_tls;
+use crate::cookie::Jar;
+use crate::redirect::{Act, Attempt, Policy};
 use crate::connect::tunnel::auth_error;
 use crate::connect::{with_timeout, Connector, Timeouts};
 use crate::error::{Error, Kind, ProxyResponse, TimeoutPhase};
@@ -57,7 +59,8 @@ struct ClientRef {
     total_timeout: Option<Duration>,
     proxy_tunnel_http: bool,
     forward_https: bool,
-    max_redirects: usize,
+    redirect: Policy,
+    cookies: Option<Arc<Jar>>,
     netrc: Option<Netrc>,
     h2_prior_knowledge: bool,
 }
@@ -154,6 +157,11 @@ impl Client {
         self.decide(None, &url)
     }
 
+    /// The client's cookie jar, unless cookies are off.
+    pub fn cookie_jar(&self) -> Option<&Arc<Jar>> {
+        self.inner.cookies.as_ref()
+    }
+
     /// Idle connections held by the pool (and HTTP/2 ones being shared).
     pub fn idle_connections(&self) -> usize {
         self.inner.pool.idle_count()
@@ -219,40 +227,37 @@ impl Client {
     }
 
     async fn follow(&self, mut req: Request, deadline: Option<Instant>) -> Result<Response, Error> {
-        let mut hops = 0;
         loop {
             let spare = req.body.try_clone();
             let body = std::mem::take(&mut req.body);
             let resp = self.send(&req, body, deadline).await?;
-            let Some(next) = self.redirect(&req, &resp)? else {
+            let Some((status, next)) = self.redirect(&req, &resp)? else {
                 return Ok(resp.for_request(&req));
             };
-            hops += 1;
-            if hops > self.inner.max_redirects {
-                return Err(Error::new(
-                    Kind::Redirect,
-                    format!("more than {} redirects", self.inner.max_redirects),
-                )
-                .with_url(&req.url));
+            let mut previous = req.history.clone();
+            previous.push(req.url.clone());
+            let attempt = Attempt {
+                status,
+                next: &next,
+                previous: &previous,
+            };
+            match self.inner.redirect.decide(attempt).0 {
+                Act::Follow => {}
+                Act::Stop => return Ok(resp.for_request(&req)),
+                Act::Error(message) => {
+                    return Err(Error::new(Kind::Redirect, message).with_url(&req.url));
+                }
             }
             // Read a small body to the end so that its connection is reused.
             if resp.content_length().is_some_and(|n| n <= 64 * 1024) {
                 let _ = resp.bytes().await;
             }
-            let status = next.0;
-            let keep_method = matches!(
-                status,
-                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
-            );
-            if keep_method {
-                req.body = spare.ok_or_else(|| {
-                    Error::new(
-                        Kind::Redirect,
-                        format!("{status} redirect needs the body again, but it was a stream"),
-                    )
-                    .with_url(&req.url)
-                })?;
-            } else if req.method != Method::HEAD && req.method != Method::GET {
+            let to_get = match status {
+                StatusCode::SEE_OTHER => req.method != Method::HEAD,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => req.method == Method::POST,
+                _ => false,
+            };
+            if to_get {
                 req.method = Method::GET;
                 for h in [
                     header::CONTENT_TYPE,
@@ -261,20 +266,27 @@ impl Client {
                 ] {
                     req.headers.remove(h);
                 }
+            } else if req.method != Method::GET && req.method != Method::HEAD {
+                req.body = spare.ok_or_else(|| {
+                    Error::new(
+                        Kind::Redirect,
+                        format!("{status} redirect needs the body again, but it was a stream"),
+                    )
+                    .with_url(&req.url)
+                })?;
             }
-            if !same_origin(&req.url, &next.1) {
+            if !same_origin(&req.url, &next) {
                 for h in [header::AUTHORIZATION, header::COOKIE] {
                     req.headers.remove(h);
                 }
             }
-            req.history.push(std::mem::replace(&mut req.url, next.1));
+            req.history.push(std::mem::replace(&mut req.url, next));
         }
     }
 
     fn redirect(&self, req: &Request, resp: &Response) -> Result<Option<(StatusCode, Url)>, Error> {
         let status = resp.status();
-        if self.inner.max_redirects == 0
-            || !status.is_redirection()
+        if !status.is_redirection()
             || status == StatusCode::NOT_MODIFIED
         {
             return Ok(None);
@@ -390,8 +402,17 @@ impl Client {
                 .with_url(url));
             };
             let target_form = request_target(req, &route, &target, h2);
+            // Digest hashes the request-target: absolute-form to a forwarding
+            // proxy, the path otherwise (HTTP/2 sends it as :path).
+            let auth_uri = match route.kind() {
+                RouteKind::Forward => target_form.as_str(),
+                _ => &url[url::Position::BeforePath..url::Position::AfterQuery],
+            };
+            for session in [&mut auth, &mut origin_auth].into_iter().flatten() {
+                session.prepare(req.method.as_str(), auth_uri);
+            }
             let proxy_auth = auth.as_ref().and_then(AuthSession::header);
-            let request = self.http_request(
+            let mut request = self.http_request(
                 req,
                 &target_form,
                 &route,
@@ -400,6 +421,16 @@ impl Client {
                 this_body,
                 proxy_auth,
             )?;
+            if let Some(v) = origin_auth.as_ref().and_then(AuthSession::header) {
+                request.headers_mut().insert(header::AUTHORIZATION, v.clone());
+            }
+            if let Some(jar) = &self.inner.cookies {
+                if !request.headers().contains_key(header::COOKIE) {
+                    if let Some(v) = jar.cookies(url) {
+                        request.headers_mut().insert(header::COOKIE, v);
+                    }
+                }
+            }
             let sent = match &mut conn.sender {
                 Sender::H1(s) => {
                     with_timeout(
@@ -437,6 +468,11 @@ impl Client {
                     return Err(request_error(error, &route, &conn, url));
                 }
             };
+            if let Some(jar) = &self.inner.cookies {
+                if resp.status() != StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+                    jar.store_response(resp.headers(), url);
+                }
+            }
             if let (StatusCode::UNAUTHORIZED, Some(session)) = (resp.status(), origin_auth.as_mut())
             {
                 let challenges = ferry_proto::auth::parse_all(
@@ -448,7 +484,7 @@ impl Client {
                 // When ferry cannot (or can no longer) answer, the 401 is
                 // the response, as the origin sent it.
                 if session
-                    .answer(&challenges, req.method.as_str(), &target_form)
+                    .answer(&challenges, req.method.as_str(), auth_uri)
                     .is_ok()
                 {
                     let (_, incoming) = resp.into_parts();
@@ -488,7 +524,7 @@ impl Client {
                             .map(|v| v.as_bytes()),
                     );
                     session
-                        .answer(&challenges, req.method.as_str(), &target_form)
+                        .answer(&challenges, req.method.as_str(), auth_uri)
                         .map_err(fail)?;
                     kept = self.keep_for_next_round(conn, complete).await;
                     if kept.is_none() {
@@ -838,7 +874,8 @@ pub struct ClientBuilder<F = Async> {
     proxy_auth: AuthSettings,
     proxy_tunnel_http: bool,
     forward_https: bool,
-    max_redirects: usize,
+    redirect: Policy,
+    cookies: Option<Arc<Jar>>,
     netrc: Option<Option<PathBuf>>,
     error: Option<Error>,
 }
@@ -905,7 +942,8 @@ impl<F> ClientBuilder<F> {
             proxy_auth: AuthSettings::default(),
             proxy_tunnel_http: false,
             forward_https: false,
-            max_redirects: 10,
+            redirect: Policy::default(),
+            cookies: Some(Arc::new(Jar::default())),
             netrc: None,
             error: None,
         }
@@ -1199,8 +1237,26 @@ impl<F> ClientBuilder<F> {
     }
 
     /// How many redirects to follow (default 10; 0 = none).
-    pub fn max_redirects(mut self, n: usize) -> Self {
-        self.max_redirects = n;
+    pub fn max_redirects(self, n: usize) -> Self {
+        self.redirect(Policy::limited(n))
+    }
+
+    /// Which redirects to follow (default: up to 10). See [`Policy`].
+    pub fn redirect(mut self, policy: Policy) -> Self {
+        self.redirect = policy;
+        self
+    }
+
+    /// Whether the client keeps a cookie jar (on by default; the one-line
+    /// functions such as [`ferry::get`](crate::get) have none).
+    pub fn cookie_store(mut self, on: bool) -> Self {
+        self.cookies = on.then(|| Arc::new(Jar::default()));
+        self
+    }
+
+    /// Uses this jar (shared with other clients, or filled beforehand).
+    pub fn cookie_provider(mut self, jar: Arc<Jar>) -> Self {
+        self.cookies = Some(jar);
         self
     }
 
@@ -1271,7 +1327,8 @@ impl<F> ClientBuilder<F> {
                 total_timeout: self.total_timeout,
                 proxy_tunnel_http: self.proxy_tunnel_http,
                 forward_https: self.forward_https,
-                max_redirects: self.max_redirects,
+                redirect: self.redirect,
+                cookies: self.cookies,
                 netrc,
                 h2_prior_knowledge: self.h2_prior_knowledge,
             }),

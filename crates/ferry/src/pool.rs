@@ -119,21 +119,19 @@ impl Pool {
         let now = Instant::now();
         let mut map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = map.get_mut(key)?;
-        let found = loop {
-            let Some(idle) = list.pop() else { break None };
+        // An emptied list stays in the map: the connection usually comes
+        // back at once, and re-inserting would clone the key every time.
+        loop {
+            let idle = list.pop()?;
             if self.expired(&idle, now) {
                 continue;
             }
             if let Some(shared) = idle.conn.share() {
                 list.push(idle);
-                break Some(shared);
+                return Some(shared);
             }
-            break Some(idle.conn);
-        };
-        if list.is_empty() {
-            map.remove(key);
+            return Some(idle.conn);
         }
-        found
     }
 
     /// Gives an HTTP/1.1 connection back, or registers a new HTTP/2 one so
@@ -144,7 +142,10 @@ impl Pool {
         }
         let now = Instant::now();
         let mut map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = map.entry(key.clone()).or_default();
+        let list = match map.get_mut(key) {
+            Some(list) => list,
+            None => map.entry(key.clone()).or_default(),
+        };
         // Drop what has expired while we are here, so idle lists of keys that
         // are used again never grow stale.
         list.retain(|i| !self.expired(i, now));

@@ -1,0 +1,126 @@
+//! Redirect policies and method rules, and the cookie jar across requests
+//! and redirect hops.
+
+mod support;
+
+use ferry::redirect::Policy;
+use ferry::{Kind, Method, StatusCode};
+use ferry_lab::Origin;
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn redirect(origin: &Origin, status: u16, to: &str) -> String {
+    origin.http_url(&format!("/redirect?status={status}&to={}", enc(to)))
+}
+
+async fn echo_of(resp: ferry::Response) -> serde_json::Value {
+    serde_json::from_str(&resp.text().await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_and_bodies_across_redirects() {
+    let origin = Origin::start().await;
+    let client = support::builder(origin.ca()).build().unwrap();
+    let echo = origin.http_url("/echo");
+    let cases = [
+        (Method::POST, 301, "GET", ""),
+        (Method::POST, 302, "GET", ""),
+        (Method::PUT, 302, "PUT", "payload"),
+        (Method::PUT, 303, "GET", ""),
+        (Method::HEAD, 303, "HEAD", ""),
+        (Method::POST, 307, "POST", "payload"),
+        (Method::POST, 308, "POST", "payload"),
+    ];
+    for (method, status, want_method, want_body) in cases {
+        let resp = client
+            .request(method.clone(), redirect(&origin, status, &echo))
+            .body("payload")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{method} {status}");
+        if want_method == "HEAD" {
+            continue;
+        }
+        let seen = echo_of(resp).await;
+        assert_eq!(seen["method"], want_method, "{method} {status}");
+        assert_eq!(seen["body"], want_body, "{method} {status}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies() {
+    let origin = Origin::start().await;
+    let twice = redirect(&origin, 302, &redirect(&origin, 302, &origin.http_url("/")));
+
+    let none = support::builder(origin.ca()).redirect(Policy::none()).build().unwrap();
+    assert_eq!(none.get(&twice).send().await.unwrap().status(), StatusCode::FOUND);
+
+    let one = support::builder(origin.ca()).max_redirects(1).build().unwrap();
+    let err = one.get(&twice).send().await.unwrap_err();
+    assert_eq!(err.kind(), Kind::Redirect, "{err}");
+
+    let custom = support::builder(origin.ca())
+        .redirect(Policy::custom(|a| {
+            if a.previous().len() > 2 {
+                a.error("two is enough")
+            } else {
+                a.follow()
+            }
+        }))
+        .build()
+        .unwrap();
+    assert_eq!(custom.get(&twice).send().await.unwrap().text().await.unwrap(), "Hello, world!");
+    let thrice = redirect(&origin, 302, &twice);
+    let err = custom.get(&thrice).send().await.unwrap_err();
+    assert!(err.to_string().contains("two is enough"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_set_credentials_never_cross_origins() {
+    let a = Origin::start().await;
+    let b = Origin::start().await;
+    let client = support::builder(a.ca()).build().unwrap();
+    let resp = client
+        .get(redirect(&a, 302, &b.http_url("/echo")))
+        .header("Authorization", "Bearer top-secret")
+        .header("Cookie", "sid=top-secret")
+        .send()
+        .await
+        .unwrap();
+    let seen = echo_of(resp).await.to_string();
+    assert!(!seen.contains("top-secret"), "{seen}");
+    // Same origin keeps them.
+    let resp = client
+        .get(redirect(&a, 302, &a.http_url("/echo")))
+        .header("Authorization", "Bearer kept")
+        .send()
+        .await
+        .unwrap();
+    assert!(echo_of(resp).await.to_string().contains("Bearer kept"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_jar_across_requests_and_redirects() {
+    let origin = Origin::start().await;
+    let other = Origin::start().await;
+    let client = support::builder(origin.ca()).build().unwrap();
+    let set = origin.http_url(&format!("/response-headers?Set-Cookie={}", enc("sid=42; Path=/")));
+    client.get(&set).send().await.unwrap().bytes().await.unwrap();
+    let seen = echo_of(client.get(origin.http_url("/echo")).send().await.unwrap()).await;
+    assert!(seen.to_string().contains("sid=42"), "{seen}");
+    // Origins that differ by port only share cookies: RFC 6265 ignores ports.
+    let seen = echo_of(client.get(other.http_url("/echo")).send().await.unwrap()).await;
+    assert!(seen.to_string().contains("sid=42"), "RFC 6265: cookies do not isolate by port");
+    let jar = client.cookie_jar().unwrap();
+    assert_eq!(jar.all().len(), 1);
+
+    // Off: nothing stored, nothing sent.
+    let plain = support::builder(origin.ca()).cookie_store(false).build().unwrap();
+    plain.get(&set).send().await.unwrap().bytes().await.unwrap();
+    let seen = echo_of(plain.get(origin.http_url("/echo")).send().await.unwrap()).await;
+    assert!(!seen.to_string().contains("sid=42"));
+    assert!(plain.cookie_jar().is_none());
+}
