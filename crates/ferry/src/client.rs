@@ -18,13 +18,14 @@ use url::Url;
 use crate::auth::{AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
 use crate::body::Body;
 use crate::connect::io::looks_like_tls;
-use crate::cookie::Jar;
-use crate::redirect::{Act, Attempt, Policy};
 use crate::connect::tunnel::auth_error;
 use crate::connect::{with_timeout, Connector, Timeouts};
+use crate::cookie::Jar;
+use crate::decode::{Decoder, ACCEPT_ENCODING};
 use crate::error::{Error, Kind, ProxyResponse, TimeoutPhase};
 use crate::pool::{Conn, Pool, PoolConfig, Sender};
 use crate::proxy::{config_error, Proxy};
+use crate::redirect::{Act, Attempt, Policy};
 use crate::request::{Request, RequestBuilder};
 use crate::response::{GiveBack, Meta, Response, ResponseBody};
 use crate::route::{HopLabel, PoolKey, Route, RouteKind, ShowHops, Target};
@@ -63,6 +64,7 @@ struct ClientRef {
     cookies: Option<Arc<Jar>>,
     netrc: Option<Netrc>,
     h2_prior_knowledge: bool,
+    decompress: bool,
 }
 
 /// The route a URL would take, and why.
@@ -143,6 +145,11 @@ impl Client {
     /// A HEAD request.
     pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::HEAD, url)
+    }
+
+    /// An OPTIONS request.
+    pub fn options(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::OPTIONS, url)
     }
 
     /// A request with any method.
@@ -286,9 +293,7 @@ impl Client {
 
     fn redirect(&self, req: &Request, resp: &Response) -> Result<Option<(StatusCode, Url)>, Error> {
         let status = resp.status();
-        if !status.is_redirection()
-            || status == StatusCode::NOT_MODIFIED
-        {
+        if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
             return Ok(None);
         }
         let Some(location) = resp.headers().get(header::LOCATION) else {
@@ -422,7 +427,9 @@ impl Client {
                 proxy_auth,
             )?;
             if let Some(v) = origin_auth.as_ref().and_then(AuthSession::header) {
-                request.headers_mut().insert(header::AUTHORIZATION, v.clone());
+                request
+                    .headers_mut()
+                    .insert(header::AUTHORIZATION, v.clone());
             }
             if let Some(jar) = &self.inner.cookies {
                 if !request.headers().contains_key(header::COOKIE) {
@@ -542,7 +549,8 @@ impl Client {
                 conn: conn.info.clone(),
                 first_byte: start.elapsed(),
             };
-            let (parts, incoming) = resp.into_parts();
+            let (mut parts, incoming) = resp.into_parts();
+            let decoder = self.decoder_for(req, &mut parts);
             let give_back = match conn.sender {
                 Sender::H1(_) => Some(GiveBack {
                     pool: self.inner.pool.clone(),
@@ -551,9 +559,33 @@ impl Client {
                 }),
                 Sender::H2(_) => None,
             };
-            let body = ResponseBody::new(incoming, give_back, self.inner.read_timeout, deadline);
+            let body = ResponseBody::new(
+                incoming,
+                give_back,
+                self.inner.read_timeout,
+                deadline,
+                decoder,
+            );
             return Ok(Response::new(parts, url.clone(), meta, body));
         }
+    }
+
+    /// A decoder for the response's `Content-Encoding`, when ferry asked for
+    /// compression itself (a hand-set `Accept-Encoding` means the caller
+    /// wants the bytes as sent). The headers then describe the decoded body.
+    fn decoder_for(&self, req: &Request, parts: &mut http::response::Parts) -> Option<Decoder> {
+        if !self.inner.decompress
+            || req.method == Method::HEAD
+            || req.headers.contains_key(header::ACCEPT_ENCODING)
+            || parts.status == StatusCode::NO_CONTENT
+            || parts.status == StatusCode::NOT_MODIFIED
+        {
+            return None;
+        }
+        let decoder = Decoder::for_encoding(parts.headers.get(header::CONTENT_ENCODING)?)?;
+        parts.headers.remove(header::CONTENT_ENCODING);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Some(decoder)
     }
 
     /// After a 401/407 whose body was read to its end: the connection, for
@@ -639,6 +671,12 @@ impl Client {
         }
         for (name, value) in &req.headers {
             headers.append(name.clone(), value.clone());
+        }
+        if self.inner.decompress
+            && !headers.contains_key(header::ACCEPT_ENCODING)
+            && !headers.contains_key(header::RANGE)
+        {
+            headers.insert(header::ACCEPT_ENCODING, ACCEPT_ENCODING);
         }
         if !h2 && !headers.contains_key(header::HOST) {
             let host = HeaderValue::try_from(target.host_header())
@@ -868,6 +906,7 @@ pub struct ClientBuilder<F = Async> {
     pool: PoolConfig,
     http1_only: bool,
     h2_prior_knowledge: bool,
+    decompress: bool,
     user_agent: Option<HeaderValue>,
     default_headers: HeaderMap,
     proxy_headers: HeaderMap,
@@ -933,6 +972,7 @@ impl<F> ClientBuilder<F> {
             pool: PoolConfig::default(),
             http1_only: false,
             h2_prior_knowledge: false,
+            decompress: true,
             user_agent: Some(HeaderValue::from_static(concat!(
                 "ferry/",
                 env!("CARGO_PKG_VERSION")
@@ -1221,6 +1261,15 @@ impl<F> ClientBuilder<F> {
         self
     }
 
+    /// Whether to ask for compressed responses (`Accept-Encoding: gzip,
+    /// deflate, br, zstd`) and decompress them as they arrive (on by
+    /// default). A request with its own `Accept-Encoding` gets the bytes as
+    /// sent either way.
+    pub fn decompress(mut self, on: bool) -> Self {
+        self.decompress = on;
+        self
+    }
+
     /// Reads credentials for proxies and origins from `~/.netrc` (or the file
     /// `$NETRC` names) when the client is built, like curl's `--netrc`: a
     /// proxy URL or request without credentials uses its host's entry. A
@@ -1331,6 +1380,7 @@ impl<F> ClientBuilder<F> {
                 cookies: self.cookies,
                 netrc,
                 h2_prior_knowledge: self.h2_prior_knowledge,
+                decompress: self.decompress,
             }),
         })
     }

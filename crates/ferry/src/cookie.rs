@@ -25,7 +25,11 @@ pub struct Jar {
 impl fmt::Debug for Jar {
     /// Never shows cookie values: they are credentials.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let count = self.store.lock().map(|s| s.iter_unexpired().count()).unwrap_or(0);
+        let count = self
+            .store
+            .lock()
+            .map(|s| s.iter_unexpired().count())
+            .unwrap_or(0);
         write!(f, "Jar({count} cookies)")
     }
 }
@@ -83,10 +87,16 @@ impl Jar {
             .iter_unexpired()
             .map(|c| {
                 let domain = match &c.domain {
-                    cookie_store::CookieDomain::HostOnly(d) | cookie_store::CookieDomain::Suffix(d) => d.clone(),
+                    cookie_store::CookieDomain::HostOnly(d)
+                    | cookie_store::CookieDomain::Suffix(d) => d.clone(),
                     _ => String::new(),
                 };
-                (c.name().to_owned(), c.value().to_owned(), domain, String::from(&c.path))
+                (
+                    c.name().to_owned(),
+                    c.value().to_owned(),
+                    domain,
+                    String::from(&c.path),
+                )
             })
             .collect()
     }
@@ -101,19 +111,35 @@ mod tests {
         let jar = Jar::default();
         let https: Url = "https://a.example/x".parse().unwrap();
         let mut headers = HeaderMap::new();
-        headers.append(http::header::SET_COOKIE, "s=1; Secure; Path=/".parse().unwrap());
-        headers.append(http::header::SET_COOKIE, "d=2; Domain=example; Path=/".parse().unwrap());
+        headers.append(
+            http::header::SET_COOKIE,
+            "s=1; Secure; Path=/".parse().unwrap(),
+        );
+        headers.append(
+            http::header::SET_COOKIE,
+            "d=2; Domain=example; Path=/".parse().unwrap(),
+        );
         headers.append(http::header::SET_COOKIE, "p=3; Path=/x".parse().unwrap());
         jar.store_response(&headers, &https);
-        let sent = jar.cookies(&"https://a.example/x/y".parse().unwrap()).unwrap();
+        let sent = jar
+            .cookies(&"https://a.example/x/y".parse().unwrap())
+            .unwrap();
         let mut sent: Vec<&str> = sent.to_str().unwrap().split("; ").collect();
         sent.sort();
         assert_eq!(sent, ["d=2", "p=3", "s=1"]);
         // Secure cookies never go over plain http; paths are respected.
-        assert_eq!(jar.cookies(&"http://a.example/".parse().unwrap()).unwrap(), "d=2");
+        assert_eq!(
+            jar.cookies(&"http://a.example/".parse().unwrap()).unwrap(),
+            "d=2"
+        );
         // Host-only cookies stay with their host; Domain ones cover siblings.
-        assert_eq!(jar.cookies(&"https://b.example/".parse().unwrap()).unwrap(), "d=2");
-        assert!(jar.cookies(&"https://other.test/".parse().unwrap()).is_none());
+        assert_eq!(
+            jar.cookies(&"https://b.example/".parse().unwrap()).unwrap(),
+            "d=2"
+        );
+        assert!(jar
+            .cookies(&"https://other.test/".parse().unwrap())
+            .is_none());
         assert!(!format!("{jar:?}").contains("s=1"));
     }
 }

@@ -45,8 +45,13 @@ impl Decoder {
         Some(match coding.to_ascii_lowercase().as_str() {
             "gzip" | "x-gzip" => Decoder::Gzip(flate2::write::MultiGzDecoder::new(Vec::new())),
             "deflate" => Decoder::Deflate(None, Vec::new()),
-            "br" => Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(Vec::new(), 16 * 1024))),
-            "zstd" => Decoder::Zstd(Box::new(zstd::stream::write::Decoder::new(Vec::new()).ok()?)),
+            "br" => Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
+                Vec::new(),
+                16 * 1024,
+            ))),
+            "zstd" => Decoder::Zstd(Box::new(
+                zstd::stream::write::Decoder::new(Vec::new()).ok()?,
+            )),
             _ => return None,
         })
     }
@@ -64,7 +69,8 @@ impl Decoder {
                     if head.len() < 2 {
                         return Ok(Bytes::new());
                     }
-                    let zlib = head[0] & 0x0f == 8 && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
+                    let zlib = head[0] & 0x0f == 8
+                        && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
                     let mut chosen = if zlib {
                         Inflate::Zlib(flate2::write::ZlibDecoder::new(Vec::new()))
                     } else {
@@ -94,14 +100,17 @@ impl Decoder {
         match self {
             Decoder::Gzip(d) => d.finish().map(Bytes::from),
             Decoder::Deflate(None, head) if head.is_empty() => Ok(Bytes::new()),
-            Decoder::Deflate(None, _) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated deflate body")),
+            Decoder::Deflate(None, _) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "truncated deflate body",
+            )),
             Decoder::Deflate(Some(Inflate::Zlib(d)), _) => d.finish().map(Bytes::from),
             Decoder::Deflate(Some(Inflate::Raw(d)), _) => d.finish().map(Bytes::from),
             Decoder::Brotli(mut d) => {
                 d.close()?;
-                d.into_inner()
-                    .map(Bytes::from)
-                    .map_err(|_| io::Error::new(io::ErrorKind::UnexpectedEof, "truncated brotli body"))
+                d.into_inner().map(Bytes::from).map_err(|_| {
+                    io::Error::new(io::ErrorKind::UnexpectedEof, "truncated brotli body")
+                })
             }
             Decoder::Zstd(mut d) => {
                 d.flush()?;
@@ -135,23 +144,28 @@ mod tests {
     use super::*;
 
     fn text() -> Vec<u8> {
-        (0..20_000u32).flat_map(|i| format!("line {i} of the body\n").into_bytes()).collect()
+        (0..20_000u32)
+            .flat_map(|i| format!("line {i} of the body\n").into_bytes())
+            .collect()
     }
 
     fn compressed(coding: &str, data: &[u8]) -> Vec<u8> {
         match coding {
             "gzip" => {
-                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             }
             "deflate" => {
-                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut e =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             }
             "raw-deflate" => {
-                let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut e =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             }
@@ -173,7 +187,11 @@ mod tests {
         let plain = text();
         for coding in ["gzip", "deflate", "raw-deflate", "br", "zstd"] {
             let packed = compressed(coding, &plain);
-            let header = if coding == "raw-deflate" { "deflate" } else { coding };
+            let header = if coding == "raw-deflate" {
+                "deflate"
+            } else {
+                coding
+            };
             for chunk in [1, 7, 1000, packed.len()] {
                 let mut d = Decoder::for_encoding(&HeaderValue::from_str(header).unwrap()).unwrap();
                 let mut out = Vec::new();

@@ -80,10 +80,13 @@ pub mod auth;
 mod body;
 mod client;
 mod connect;
+pub mod cookie;
+mod decode;
 mod error;
 pub mod multipart;
 mod pool;
 mod proxy;
+pub mod redirect;
 mod request;
 mod response;
 mod route;
@@ -110,7 +113,12 @@ pub use url::Url;
 /// Builds a client per call: for more than one request, build a [`Client`]
 /// and reuse it, so that connections are reused.
 pub async fn get(url: impl IntoUrl) -> Result<Response> {
-    Client::builder().build()?.get(url).send().await
+    Client::builder()
+        .cookie_store(false)
+        .build()?
+        .get(url)
+        .send()
+        .await
 }
 
 /// The README's examples, compiled as doctests so that they stay true.

@@ -8,12 +8,14 @@ use ferry_proto::select::ProxyMap;
 use ferry_proto::Credentials;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Method;
+use serde::Serialize;
 use url::Url;
 
 use crate::auth::AuthScheme;
 use crate::body::Body;
 use crate::client::Client;
 use crate::error::{Error, Kind};
+use crate::multipart::Form;
 use crate::proxy::Proxy;
 use crate::response::Response;
 
@@ -26,6 +28,10 @@ pub struct Request {
     pub(crate) proxies: Option<Arc<ProxyMap>>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) auth: Option<OriginAuth>,
+    /// The most a buffered read of the response body may take.
+    pub(crate) max_body_size: Option<usize>,
+    /// The URLs redirected from, oldest first (filled in while following).
+    pub(crate) history: Vec<Url>,
 }
 
 /// Credentials for the request's origin, answered to its 401 challenges
@@ -80,6 +86,8 @@ impl Request {
             proxies: None,
             timeout: None,
             auth,
+            max_body_size: None,
+            history: Vec::new(),
         }
     }
 
@@ -103,9 +111,90 @@ impl Request {
         &mut self.headers
     }
 
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
     /// The body, to change it.
     pub fn body_mut(&mut self) -> &mut Body {
         &mut self.body
+    }
+
+    /// The limit on buffered reads of the response body, if one was set with
+    /// [`RequestBuilder::max_body_size`].
+    pub fn max_body_size(&self) -> Option<usize> {
+        self.max_body_size
+    }
+}
+
+/// A request from the [`http`] crate's type, for code written against it
+/// (tower services, other clients). The URI must be absolute
+/// (`https://host/path`); the method, headers and body are kept, the HTTP
+/// version and extensions are not (ferry negotiates the version).
+///
+/// ```
+/// # fn main() -> Result<(), ferry::Error> {
+/// let req = http::Request::post("https://example.com/items")
+///     .header("content-type", "application/json")
+///     .body(r#"{"id":1}"#)
+///     .unwrap();
+/// let req = ferry::Request::try_from(req)?;
+/// assert_eq!(req.method(), ferry::Method::POST);
+/// assert_eq!(req.url().as_str(), "https://example.com/items");
+/// assert_eq!(req.body().as_bytes(), Some(&br#"{"id":1}"#[..]));
+/// // let resp = client.execute(req).await?;
+/// # Ok(()) }
+/// ```
+impl<B: Into<Body>> TryFrom<http::Request<B>> for Request {
+    type Error = Error;
+
+    fn try_from(req: http::Request<B>) -> Result<Request, Error> {
+        let (parts, body) = req.into_parts();
+        let uri = parts.uri.to_string();
+        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
+            return Err(Error::new(
+                Kind::InvalidUrl,
+                format!("the request URI {uri:?} is not absolute (scheme and host are needed)"),
+            ));
+        }
+        let url = Url::parse(&uri).map_err(|e| {
+            Error::new(Kind::InvalidUrl, format!("invalid request URI: {e}")).with_source(e)
+        })?;
+        let mut request = Request::new(parts.method, url);
+        request.headers = parts.headers;
+        for name in [
+            http::header::AUTHORIZATION,
+            http::header::PROXY_AUTHORIZATION,
+        ] {
+            if let http::header::Entry::Occupied(mut values) = request.headers.entry(name) {
+                values.iter_mut().for_each(|v| v.set_sensitive(true));
+            }
+        }
+        request.body = body.into();
+        Ok(request)
+    }
+}
+
+/// The request as the [`http`] crate's type: method, absolute URI (without a
+/// fragment), headers and body. Per-request settings (proxies, timeout,
+/// credentials, body limit) have no place there and are dropped.
+impl TryFrom<Request> for http::Request<Body> {
+    type Error = Error;
+
+    fn try_from(req: Request) -> Result<http::Request<Body>, Error> {
+        let mut url = req.url;
+        url.set_fragment(None);
+        let uri: http::Uri = url.as_str().parse().map_err(|e: http::uri::InvalidUri| {
+            Error::new(Kind::InvalidUrl, format!("the URL is not a valid URI: {e}"))
+                .with_source(e)
+                .with_url(&url)
+        })?;
+        let mut out = http::Request::new(req.body);
+        *out.method_mut() = req.method;
+        *out.uri_mut() = uri;
+        *out.headers_mut() = req.headers;
+        Ok(out)
     }
 }
 
@@ -182,6 +271,141 @@ impl RequestBuilder {
     pub fn body(self, body: impl Into<Body>) -> RequestBuilder {
         self.edit(|req| {
             req.body = body.into();
+            Ok(())
+        })
+    }
+
+    /// Appends query parameters, encoded from anything `serde` serializes as
+    /// pairs (a slice of tuples, a map, a struct), after those already in the
+    /// URL.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// let client = ferry::Client::builder().trust_env(false).build()?;
+    /// let req = client
+    ///     .get("http://example.com/search?lang=en")
+    ///     .query(&[("q", "rust http"), ("page", "2")])
+    ///     .build()?;
+    /// assert_eq!(req.url().query(), Some("lang=en&q=rust+http&page=2"));
+    /// # Ok(()) }
+    /// ```
+    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> RequestBuilder {
+        self.edit(|req| {
+            let encoded = serde_urlencoded::to_string(query).map_err(|e| {
+                Error::new(Kind::Builder, format!("cannot encode the query: {e}")).with_source(e)
+            })?;
+            if encoded.is_empty() {
+                return Ok(());
+            }
+            let joined = match req.url.query() {
+                Some(existing) if !existing.is_empty() => format!("{existing}&{encoded}"),
+                _ => encoded,
+            };
+            req.url.set_query(Some(&joined));
+            Ok(())
+        })
+    }
+
+    /// Sets a JSON body, with `Content-Type: application/json` unless a
+    /// `Content-Type` was set.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// let client = ferry::Client::builder().trust_env(false).build()?;
+    /// let req = client
+    ///     .post("http://example.com/items")
+    ///     .json(&serde_json::json!({"name": "ferry"}))
+    ///     .build()?;
+    /// assert_eq!(req.headers()["content-type"], "application/json");
+    /// assert_eq!(req.body().as_bytes(), Some(&br#"{"name":"ferry"}"#[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> RequestBuilder {
+        self.edit(|req| {
+            let body = serde_json::to_vec(json).map_err(|e| {
+                Error::new(Kind::Builder, format!("cannot encode the JSON body: {e}"))
+                    .with_source(e)
+            })?;
+            set_default_content_type(req, "application/json");
+            req.body = body.into();
+            Ok(())
+        })
+    }
+
+    /// Sets a form body (`application/x-www-form-urlencoded`, unless a
+    /// `Content-Type` was set), encoded from anything `serde` serializes as
+    /// pairs.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// let client = ferry::Client::builder().trust_env(false).build()?;
+    /// let req = client
+    ///     .post("http://example.com/login")
+    ///     .form(&[("user", "alice"), ("note", "a&b")])
+    ///     .build()?;
+    /// assert_eq!(req.body().as_bytes(), Some(&b"user=alice&note=a%26b"[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn form<T: Serialize + ?Sized>(self, form: &T) -> RequestBuilder {
+        self.edit(|req| {
+            let body = serde_urlencoded::to_string(form).map_err(|e| {
+                Error::new(Kind::Builder, format!("cannot encode the form body: {e}"))
+                    .with_source(e)
+            })?;
+            set_default_content_type(req, "application/x-www-form-urlencoded");
+            req.body = body.into();
+            Ok(())
+        })
+    }
+
+    /// Sets a `multipart/form-data` body, streamed part by part (files are
+    /// read as they are sent). Sets `Content-Type` with the form's boundary,
+    /// and `Content-Length` when every part's length is known.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let form = ferry::multipart::Form::new()
+    ///     .text("title", "report")
+    ///     .file("attachment", "report.pdf")
+    ///     .await?;
+    /// client.post("https://example.com/upload").multipart(form).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn multipart(self, form: Form) -> RequestBuilder {
+        self.edit(|req| {
+            let content_type =
+                HeaderValue::try_from(form.content_type()).map_err(|e| header_error(e.into()))?;
+            req.headers.insert(http::header::CONTENT_TYPE, content_type);
+            req.headers.remove(http::header::CONTENT_LENGTH);
+            if let Some(len) = form.content_length() {
+                req.headers
+                    .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+            req.body = form.into_body();
+            Ok(())
+        })
+    }
+
+    /// The most [`Response::bytes`], [`text`](Response::text) and
+    /// [`json`](Response::json) will read of the response body: beyond it
+    /// they stop reading and fail with an error of kind [`Kind::Body`].
+    /// Streaming reads ([`Response::chunk`], [`Response::bytes_stream`]) are
+    /// not limited.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), ferry::Error> {
+    /// let page = client
+    ///     .get("https://example.com/")
+    ///     .max_body_size(1024 * 1024)
+    ///     .send()
+    ///     .await?
+    ///     .text()
+    ///     .await?;
+    /// # let _ = page; Ok(()) }
+    /// ```
+    pub fn max_body_size(self, limit: usize) -> RequestBuilder {
+        self.edit(|req| {
+            req.max_body_size = Some(limit);
             Ok(())
         })
     }
@@ -269,6 +493,12 @@ impl fmt::Debug for RequestBuilder {
             .field("request", &self.request)
             .finish()
     }
+}
+
+fn set_default_content_type(req: &mut Request, value: &'static str) {
+    req.headers
+        .entry(http::header::CONTENT_TYPE)
+        .or_insert(HeaderValue::from_static(value));
 }
 
 fn header_error(e: http::Error) -> Error {

@@ -6,15 +6,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, StatusCode, Version};
+use futures_util::Stream;
+use http::{HeaderMap, HeaderValue, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::body::Body;
 use crate::connect::tunnel::TunnelExchange;
 use crate::connect::{with_timeout, ConnInfo};
+use crate::decode::Decoder;
 use crate::error::{Error, Kind, TimeoutPhase};
 use crate::pool::{Conn, Pool};
+use crate::request::Request;
 use crate::route::{PoolKey, Route};
 
 /// How long each phase of a request took. Connection phases are `None` when
@@ -45,8 +50,9 @@ pub(crate) struct Meta {
     pub(crate) first_byte: Duration,
 }
 
-/// An HTTP response. The body is read with [`bytes`](Response::bytes),
-/// [`text`](Response::text) or chunk by chunk with [`chunk`](Response::chunk).
+/// An HTTP response. The body is read whole with [`bytes`](Response::bytes),
+/// [`text`](Response::text) or [`json`](Response::json), or streamed with
+/// [`chunk`](Response::chunk) or [`bytes_stream`](Response::bytes_stream).
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -54,6 +60,8 @@ pub struct Response {
     url: Url,
     meta: Meta,
     body: ResponseBody,
+    history: Vec<Url>,
+    max_body_size: Option<usize>,
 }
 
 impl Response {
@@ -70,7 +78,17 @@ impl Response {
             url,
             meta,
             body,
+            history: Vec::new(),
+            max_body_size: None,
         }
+    }
+
+    /// What the response keeps of the request that led to it: the
+    /// redirects followed and the body size limit.
+    pub(crate) fn for_request(mut self, req: &Request) -> Response {
+        self.history.clone_from(&req.history);
+        self.max_body_size = req.max_body_size;
+        self
     }
 
     /// The status code.
@@ -91,6 +109,21 @@ impl Response {
     /// The URL this response came from (after redirects).
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// The URLs redirected from before reaching [`url`](Response::url),
+    /// oldest first; empty when there was no redirect.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), ferry::Error> {
+    /// let resp = client.get("http://example.com/old").send().await?;
+    /// for hop in resp.history() {
+    ///     println!("redirected from {hop}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn history(&self) -> &[Url] {
+        &self.history
     }
 
     /// The route the request took: direct, or through which proxy and how.
@@ -165,43 +198,210 @@ impl Response {
         self.body.chunk().await.map_err(|e| e.with_url(&self.url))
     }
 
-    /// The whole body.
+    /// A stream of the body's chunks as they arrive, for bodies too large
+    /// to hold in memory. Not limited by
+    /// [`max_body_size`](crate::RequestBuilder::max_body_size).
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), ferry::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut stream = client.get("https://example.com/big").send().await?.bytes_stream();
+    /// let mut total = 0;
+    /// while let Some(chunk) = stream.next().await {
+    ///     total += chunk?.len();
+    /// }
+    /// # let _ = total; Ok(()) }
+    /// ```
+    pub fn bytes_stream(self) -> impl Stream<Item = Result<Bytes, Error>> + Send + Unpin + 'static {
+        // Boxed so that the stream is `Unpin`: `next()` works on it as is.
+        futures_util::StreamExt::boxed(futures_util::stream::try_unfold(
+            self,
+            |mut resp| async move { Ok(resp.chunk().await?.map(|chunk| (chunk, resp))) },
+        ))
+    }
+
+    /// The whole body (at most
+    /// [`max_body_size`](crate::RequestBuilder::max_body_size) bytes of it,
+    /// when set: beyond, an error of kind [`Kind::Body`]).
     pub async fn bytes(mut self) -> Result<Bytes, Error> {
-        let first = match self.chunk().await? {
-            Some(b) => b,
-            None => return Ok(Bytes::new()),
+        self.read_to_end(Bytes::new()).await
+    }
+
+    /// The rest of the body after `first` (bytes already taken from it),
+    /// held to the size limit.
+    pub(crate) async fn read_to_end(&mut self, mut first: Bytes) -> Result<Bytes, Error> {
+        let limit = self.max_body_size.unwrap_or(usize::MAX);
+        let url = self.url.clone();
+        let check = |len: usize| {
+            if len > limit {
+                return Err(Error::new(
+                    Kind::Body,
+                    format!("the response body is larger than the limit of {limit} bytes (max_body_size)"),
+                )
+                .with_url(&url));
+            }
+            Ok(())
         };
+        if first.is_empty() {
+            match self.chunk().await? {
+                Some(b) => first = b,
+                None => return Ok(Bytes::new()),
+            }
+        }
+        check(first.len())?;
         let Some(second) = self.chunk().await? else {
             return Ok(first);
         };
+        check(first.len().saturating_add(second.len()))?;
         let mut all = BytesMut::with_capacity(first.len() + second.len());
         all.extend_from_slice(&first);
         all.extend_from_slice(&second);
         while let Some(b) = self.chunk().await? {
+            check(all.len().saturating_add(b.len()))?;
             all.extend_from_slice(&b);
         }
         Ok(all.freeze())
     }
 
-    /// The whole body as text (invalid UTF-8 replaced by U+FFFD).
+    /// The whole body as text, decoded with the charset of `Content-Type`
+    /// (UTF-8 when there is none; a byte order mark wins over both, as in
+    /// browsers). Undecodable bytes become U+FFFD.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), ferry::Error> {
+    /// // Content-Type: text/plain; charset=iso-8859-1
+    /// let text = client.get("http://example.com/latin1").send().await?.text().await?;
+    /// # let _ = text; Ok(()) }
+    /// ```
     pub async fn text(self) -> Result<String, Error> {
+        self.text_with_charset("utf-8").await
+    }
+
+    /// Like [`text`](Response::text), with `default` as the charset when
+    /// `Content-Type` names none (or one unknown).
+    pub async fn text_with_charset(self, default: &str) -> Result<String, Error> {
+        let content_type = self.headers.get(http::header::CONTENT_TYPE).cloned();
         let bytes = self.bytes().await?;
-        Ok(match String::from_utf8(bytes.to_vec()) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
+        Ok(decode_text(content_type.as_ref(), &bytes, default))
+    }
+
+    /// The body parsed as JSON into `T`; an error of kind [`Kind::Decode`]
+    /// when it is not valid JSON for `T`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), ferry::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Release { version: String }
+    ///
+    /// let release: Release = client.get("https://example.com/latest.json").send().await?.json().await?;
+    /// println!("{}", release.version);
+    /// # Ok(()) }
+    /// ```
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let url = self.url.clone();
+        let bytes = self.bytes().await?;
+        parse_json(&bytes, &url)
+    }
+
+    /// The response as the [`http`] crate's type, for code written against
+    /// it: status, version and headers as received, the body streamed as a
+    /// [`Body`] (which implements `http_body::Body`), and the final [`Url`]
+    /// in the extensions. Also available as `http::Response::from(resp)`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: ferry::Client) -> Result<(), ferry::Error> {
+    /// let resp: http::Response<ferry::Body> = client.get("https://example.com/").send().await?.into_http();
+    /// let url = resp.extensions().get::<ferry::Url>().cloned();
+    /// # let _ = url; Ok(()) }
+    /// ```
+    pub fn into_http(mut self) -> http::Response<Body> {
+        let headers = std::mem::take(&mut self.headers);
+        let (status, version, url) = (self.status, self.version, self.url.clone());
+        let mut out = http::Response::new(Body::wrap_stream(self.bytes_stream()));
+        *out.status_mut() = status;
+        *out.version_mut() = version;
+        *out.headers_mut() = headers;
+        out.extensions_mut().insert(url);
+        out
+    }
+
+    /// This response, or an error of kind [`Kind::Status`] for a 4xx or 5xx,
+    /// without consuming it.
+    pub fn error_for_status_ref(&self) -> Result<&Response, Error> {
+        match self.status_error() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    fn status_error(&self) -> Option<Error> {
+        if self.status.is_client_error() || self.status.is_server_error() {
+            let msg = format!("HTTP status {}", self.status);
+            return Some(
+                Error::new(Kind::Status, msg)
+                    .with_status(self.status)
+                    .with_url(&self.url),
+            );
+        }
+        None
     }
 
     /// This response, or an error of kind [`Kind::Status`] for a 4xx or 5xx.
     pub fn error_for_status(self) -> Result<Response, Error> {
-        if self.status.is_client_error() || self.status.is_server_error() {
-            let msg = format!("HTTP status {}", self.status);
-            return Err(Error::new(Kind::Status, msg)
-                .with_status(self.status)
-                .with_url(&self.url));
+        match self.status_error() {
+            Some(e) => Err(e),
+            None => Ok(self),
         }
-        Ok(self)
     }
+}
+
+impl From<Response> for http::Response<Body> {
+    fn from(resp: Response) -> http::Response<Body> {
+        resp.into_http()
+    }
+}
+
+/// `bytes` decoded with the charset named in `content_type`, else
+/// `default`, else UTF-8.
+pub(crate) fn decode_text(
+    content_type: Option<&HeaderValue>,
+    bytes: &[u8],
+    default: &str,
+) -> String {
+    let named = content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(charset_param)
+        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
+    let encoding = named
+        .or_else(|| encoding_rs::Encoding::for_label(default.as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8);
+    let (text, _, _) = encoding.decode(bytes);
+    text.into_owned()
+}
+
+/// The `charset` parameter of a `Content-Type` value.
+fn charset_param(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8], url: &Url) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::new(
+            Kind::Decode,
+            format!(
+                "the response body is not valid JSON for {}: {e}",
+                std::any::type_name::<T>()
+            ),
+        )
+        .with_source(e)
+        .with_url(url)
+    })
 }
 
 impl fmt::Debug for Response {
@@ -229,6 +429,7 @@ pub(crate) struct ResponseBody {
     give_back: Option<GiveBack>,
     read_timeout: Option<Duration>,
     deadline: Option<Instant>,
+    decoder: Option<Decoder>,
 }
 
 impl ResponseBody {
@@ -237,12 +438,14 @@ impl ResponseBody {
         give_back: Option<GiveBack>,
         read_timeout: Option<Duration>,
         deadline: Option<Instant>,
+        decoder: Option<Decoder>,
     ) -> ResponseBody {
         let mut body = ResponseBody {
             incoming,
             give_back,
             read_timeout,
             deadline,
+            decoder,
         };
         if hyper::body::Body::is_end_stream(&body.incoming) {
             body.finish();
@@ -273,6 +476,12 @@ impl ResponseBody {
             match frame {
                 None => {
                     self.finish();
+                    if let Some(decoder) = self.decoder.take() {
+                        let rest = decoder.finish().map_err(decode_error)?;
+                        if !rest.is_empty() {
+                            return Ok(Some(rest));
+                        }
+                    }
                     return Ok(None);
                 }
                 Some(Err(e)) => {
@@ -287,6 +496,10 @@ impl ResponseBody {
                         if hyper::body::Body::is_end_stream(&self.incoming) {
                             self.finish();
                         }
+                        let data = match &mut self.decoder {
+                            Some(decoder) => decoder.feed(&data).map_err(decode_error)?,
+                            None => data,
+                        };
                         if !data.is_empty() {
                             return Ok(Some(data));
                         }
@@ -294,5 +507,39 @@ impl ResponseBody {
                 }
             }
         }
+    }
+}
+
+fn decode_error(e: std::io::Error) -> Error {
+    Error::new(
+        Kind::Decode,
+        format!("decompressing the response body: {e}"),
+    )
+    .with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charset_from_content_type() {
+        assert_eq!(
+            charset_param("text/html; charset=ISO-8859-1"),
+            Some("ISO-8859-1")
+        );
+        assert_eq!(
+            charset_param("text/html;Charset=\"utf-8\" ; q=1"),
+            Some("utf-8")
+        );
+        assert_eq!(charset_param("text/html"), None);
+        let latin1 = HeaderValue::from_static("text/plain; charset=iso-8859-1");
+        assert_eq!(decode_text(Some(&latin1), b"caf\xe9", "utf-8"), "caf\u{e9}");
+        assert_eq!(
+            decode_text(None, "caf\u{e9}".as_bytes(), "utf-8"),
+            "caf\u{e9}"
+        );
+        assert_eq!(decode_text(None, b"caf\xe9", "windows-1252"), "caf\u{e9}");
+        assert_eq!(decode_text(None, b"\xff", "utf-8"), "\u{fffd}");
     }
 }

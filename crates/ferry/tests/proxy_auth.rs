@@ -290,7 +290,11 @@ async fn netrc_gives_the_proxy_credentials() {
     let dir = std::env::temp_dir().join(format!("ferry-netrc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let netrc = dir.join("netrc");
-    std::fs::write(&netrc, format!("machine 127.0.0.1 login {USER} password {PASS}\n")).unwrap();
+    std::fs::write(
+        &netrc,
+        format!("machine 127.0.0.1 login {USER} password {PASS}\n"),
+    )
+    .unwrap();
     let client = builder(origin.ca())
         .proxy(Proxy::all(proxy.url()).unwrap())
         .netrc_file(&netrc)
@@ -298,7 +302,10 @@ async fn netrc_gives_the_proxy_credentials() {
         .unwrap();
     both_routes(&proxy, &origin, &client).await;
     // A missing explicit file is a build error, not silence.
-    let missing = builder(origin.ca()).netrc_file(dir.join("nope")).build().unwrap_err();
+    let missing = builder(origin.ca())
+        .netrc_file(dir.join("nope"))
+        .build()
+        .unwrap_err();
     assert!(missing.is_builder());
     std::fs::remove_dir_all(&dir).unwrap();
 }

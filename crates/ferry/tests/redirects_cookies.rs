@@ -55,10 +55,19 @@ async fn policies() {
     let origin = Origin::start().await;
     let twice = redirect(&origin, 302, &redirect(&origin, 302, &origin.http_url("/")));
 
-    let none = support::builder(origin.ca()).redirect(Policy::none()).build().unwrap();
-    assert_eq!(none.get(&twice).send().await.unwrap().status(), StatusCode::FOUND);
+    let none = support::builder(origin.ca())
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(
+        none.get(&twice).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
 
-    let one = support::builder(origin.ca()).max_redirects(1).build().unwrap();
+    let one = support::builder(origin.ca())
+        .max_redirects(1)
+        .build()
+        .unwrap();
     let err = one.get(&twice).send().await.unwrap_err();
     assert_eq!(err.kind(), Kind::Redirect, "{err}");
 
@@ -72,7 +81,17 @@ async fn policies() {
         }))
         .build()
         .unwrap();
-    assert_eq!(custom.get(&twice).send().await.unwrap().text().await.unwrap(), "Hello, world!");
+    assert_eq!(
+        custom
+            .get(&twice)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "Hello, world!"
+    );
     let thrice = redirect(&origin, 302, &twice);
     let err = custom.get(&thrice).send().await.unwrap_err();
     assert!(err.to_string().contains("two is enough"), "{err}");
@@ -107,18 +126,34 @@ async fn cookie_jar_across_requests_and_redirects() {
     let origin = Origin::start().await;
     let other = Origin::start().await;
     let client = support::builder(origin.ca()).build().unwrap();
-    let set = origin.http_url(&format!("/response-headers?Set-Cookie={}", enc("sid=42; Path=/")));
-    client.get(&set).send().await.unwrap().bytes().await.unwrap();
+    let set = origin.http_url(&format!(
+        "/response-headers?Set-Cookie={}",
+        enc("sid=42; Path=/")
+    ));
+    client
+        .get(&set)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let seen = echo_of(client.get(origin.http_url("/echo")).send().await.unwrap()).await;
     assert!(seen.to_string().contains("sid=42"), "{seen}");
     // Origins that differ by port only share cookies: RFC 6265 ignores ports.
     let seen = echo_of(client.get(other.http_url("/echo")).send().await.unwrap()).await;
-    assert!(seen.to_string().contains("sid=42"), "RFC 6265: cookies do not isolate by port");
+    assert!(
+        seen.to_string().contains("sid=42"),
+        "RFC 6265: cookies do not isolate by port"
+    );
     let jar = client.cookie_jar().unwrap();
     assert_eq!(jar.all().len(), 1);
 
     // Off: nothing stored, nothing sent.
-    let plain = support::builder(origin.ca()).cookie_store(false).build().unwrap();
+    let plain = support::builder(origin.ca())
+        .cookie_store(false)
+        .build()
+        .unwrap();
     plain.get(&set).send().await.unwrap().bytes().await.unwrap();
     let seen = echo_of(plain.get(origin.http_url("/echo")).send().await.unwrap()).await;
     assert!(!seen.to_string().contains("sid=42"));

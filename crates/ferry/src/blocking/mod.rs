@@ -23,12 +23,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::runtime::Runtime;
 use url::Url;
 
 use crate::client::IntoUrl;
 use crate::error::{Error, Kind};
-use crate::{Body, Proxy, Route, RouteDecision, Timings};
+use crate::multipart::Form;
+use crate::{AuthScheme, Body, Proxy, Request, Route, RouteDecision, Timings};
 
 /// Marks a [`ClientBuilder`](crate::ClientBuilder) that builds a blocking
 /// [`Client`].
@@ -98,6 +101,11 @@ impl Client {
         self.request(Method::PUT, url)
     }
 
+    /// A PATCH request.
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
     /// A DELETE request.
     pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::DELETE, url)
@@ -108,12 +116,32 @@ impl Client {
         self.request(Method::HEAD, url)
     }
 
+    /// An OPTIONS request.
+    pub fn options(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::OPTIONS, url)
+    }
+
     /// A request with any method.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// let client = ferry::blocking::Client::new();
+    /// let method = ferry::Method::from_bytes(b"PURGE").unwrap();
+    /// let resp = client.request(method, "http://cache.corp/page").send()?;
+    /// # let _ = resp; Ok(()) }
+    /// ```
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
         RequestBuilder {
             inner: self.inner.request(method, url),
             rt: self.rt.clone(),
         }
+    }
+
+    /// Sends a request built elsewhere (with [`RequestBuilder::build`], or
+    /// converted from an `http::Request`), following redirects.
+    pub fn execute(&self, request: Request) -> Result<Response, Error> {
+        let inner = self.rt.block_on(self.inner.execute(request))?;
+        Ok(Response::new(inner, self.rt.clone()))
     }
 
     /// The route a request to `url` would take, and why.
@@ -170,9 +198,74 @@ impl RequestBuilder {
         self.map(|b| b.headers(headers))
     }
 
-    /// Sets the body.
+    /// Sets the body. [`Body::from_reader`] streams one from any reader
+    /// (a file, a pipe) without reading it into memory first.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let file = std::fs::File::open("big.iso")?;
+    /// let len = file.metadata()?.len();
+    /// ferry::blocking::Client::new()
+    ///     .put("http://example.com/big.iso")
+    ///     .body(ferry::Body::from_reader_sized(file, len))
+    ///     .send()?;
+    /// # Ok(()) }
+    /// ```
     pub fn body(self, body: impl Into<Body>) -> RequestBuilder {
         self.map(|b| b.body(body))
+    }
+
+    /// Appends query parameters (see [`crate::RequestBuilder::query`]).
+    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> RequestBuilder {
+        self.map(|b| b.query(query))
+    }
+
+    /// Sets a JSON body (see [`crate::RequestBuilder::json`]).
+    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> RequestBuilder {
+        self.map(|b| b.json(json))
+    }
+
+    /// Sets a URL-encoded form body (see [`crate::RequestBuilder::form`]).
+    pub fn form<T: Serialize + ?Sized>(self, form: &T) -> RequestBuilder {
+        self.map(|b| b.form(form))
+    }
+
+    /// Sets a `multipart/form-data` body, streamed. Open files with
+    /// [`Part::blocking_file`](crate::multipart::Part::blocking_file) or
+    /// [`Form::blocking_file`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let form = ferry::multipart::Form::new()
+    ///     .text("title", "report")
+    ///     .blocking_file("attachment", "report.pdf")?;
+    /// ferry::blocking::Client::new().post("http://example.com/upload").multipart(form).send()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn multipart(self, form: Form) -> RequestBuilder {
+        self.map(|b| b.multipart(form))
+    }
+
+    /// The most a buffered read of the response may take (see
+    /// [`crate::RequestBuilder::max_body_size`]).
+    pub fn max_body_size(self, limit: usize) -> RequestBuilder {
+        self.map(|b| b.max_body_size(limit))
+    }
+
+    /// Credentials for the origin, sent as `Authorization: Basic`.
+    pub fn basic_auth(self, username: &str, password: Option<&str>) -> RequestBuilder {
+        self.map(|b| b.basic_auth(username, password))
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer_auth(self, token: &str) -> RequestBuilder {
+        self.map(|b| b.bearer_auth(token))
+    }
+
+    /// Credentials for the origin, answered to its 401 challenges (see
+    /// [`crate::RequestBuilder::auth`]).
+    pub fn auth(self, username: &str, password: &str, scheme: AuthScheme) -> RequestBuilder {
+        self.map(|b| b.auth(username, password, scheme))
     }
 
     /// A timeout for this whole request.
@@ -190,14 +283,15 @@ impl RequestBuilder {
         self.map(|b| b.no_proxy())
     }
 
+    /// The request, without sending it.
+    pub fn build(self) -> Result<Request, Error> {
+        self.inner.build()
+    }
+
     /// Sends the request and waits for the response head.
     pub fn send(self) -> Result<Response, Error> {
         let inner = self.rt.block_on(self.inner.send())?;
-        Ok(Response {
-            inner,
-            rt: self.rt,
-            pending: Bytes::new(),
-        })
+        Ok(Response::new(inner, self.rt))
     }
 }
 
@@ -215,6 +309,14 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
+    fn new(inner: crate::Response, rt: Arc<Runtime>) -> Response {
+        Response {
+            inner,
+            rt,
+            pending: Bytes::new(),
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.inner.status()
@@ -230,6 +332,10 @@ impl Response {
     /// The URL after redirects.
     pub fn url(&self) -> &Url {
         self.inner.url()
+    }
+    /// The URLs redirected from, oldest first.
+    pub fn history(&self) -> &[Url] {
+        self.inner.history()
     }
     /// The route the request took.
     pub fn route(&self) -> &Route {
@@ -280,31 +386,56 @@ impl Response {
         self.rt.block_on(self.inner.chunk())
     }
 
-    /// The whole body.
-    pub fn bytes(self) -> Result<Bytes, Error> {
-        let rest = self.rt.block_on(self.inner.bytes())?;
-        if self.pending.is_empty() {
-            return Ok(rest);
-        }
-        let mut all = self.pending.to_vec();
-        all.extend_from_slice(&rest);
-        Ok(all.into())
+    /// The whole body (held to
+    /// [`max_body_size`](RequestBuilder::max_body_size) when set).
+    pub fn bytes(mut self) -> Result<Bytes, Error> {
+        let read = std::mem::take(&mut self.pending);
+        self.rt.block_on(self.inner.read_to_end(read))
     }
 
-    /// The whole body as text (invalid UTF-8 replaced by U+FFFD).
+    /// The whole body as text, decoded with the `Content-Type` charset
+    /// (UTF-8 by default); see [`crate::Response::text`].
     pub fn text(self) -> Result<String, Error> {
+        self.text_with_charset("utf-8")
+    }
+
+    /// Like [`text`](Response::text), with `default` as the charset when
+    /// `Content-Type` names none.
+    pub fn text_with_charset(self, default: &str) -> Result<String, Error> {
+        let content_type = self.headers().get(http::header::CONTENT_TYPE).cloned();
         let bytes = self.bytes()?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(crate::response::decode_text(
+            content_type.as_ref(),
+            &bytes,
+            default,
+        ))
+    }
+
+    /// The body parsed as JSON; an error of kind [`Kind::Decode`] when it
+    /// is not valid JSON for `T`.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), ferry::Error> {
+    /// let v: serde_json::Value = ferry::blocking::get("http://example.com/api")?.json()?;
+    /// # let _ = v; Ok(()) }
+    /// ```
+    pub fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let url = self.url().clone();
+        let bytes = self.bytes()?;
+        crate::response::parse_json(&bytes, &url)
     }
 
     /// This response, or an error for a 4xx or 5xx status.
     pub fn error_for_status(self) -> Result<Response, Error> {
-        let Response { inner, rt, pending } = self;
-        Ok(Response {
-            inner: inner.error_for_status()?,
-            rt,
-            pending,
-        })
+        self.error_for_status_ref()?;
+        Ok(self)
+    }
+
+    /// This response, or an error for a 4xx or 5xx status, without
+    /// consuming it.
+    pub fn error_for_status_ref(&self) -> Result<&Response, Error> {
+        self.inner.error_for_status_ref()?;
+        Ok(self)
     }
 }
 
@@ -325,5 +456,9 @@ impl Read for Response {
 
 /// Sends a GET request with a default blocking client.
 pub fn get(url: impl IntoUrl) -> Result<Response, Error> {
-    Client::builder().build()?.get(url).send()
+    Client::builder()
+        .cookie_store(false)
+        .build()?
+        .get(url)
+        .send()
 }

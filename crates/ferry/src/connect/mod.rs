@@ -299,7 +299,8 @@ impl Connector {
         } else {
             let authority = authority(host, port);
             let headers = self.connect_headers(proxy_auth);
-            let session = sessions[i].get_or_insert_with(|| AuthSession::new(&self.auth, proxy));
+            let session =
+                sessions[i].get_or_insert_with(|| AuthSession::for_proxy(&self.auth, proxy));
             let setup = tunnel::establish(io, proxy, &authority, &headers, session);
             let outcome = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
                 .await
