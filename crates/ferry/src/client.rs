@@ -176,6 +176,21 @@ impl Client {
 
     fn decide(&self, request: Option<&ProxyMap>, url: &Url) -> Result<RouteDecision, Error> {
         let target = Target::from_url(url)?;
+        let (route, decision) = self.route(request, url, &target)?;
+        Ok(RouteDecision {
+            route,
+            reason: decision.reason.to_string(),
+        })
+    }
+
+    /// The route for `url`, and the decision behind it (whose reason is
+    /// only put into words when someone asks: not on the request path).
+    fn route(
+        &self,
+        request: Option<&ProxyMap>,
+        url: &Url,
+        target: &Target,
+    ) -> Result<(Route, select::Decision), Error> {
         let decision = select::decide(
             request,
             self.inner.proxies.as_ref(),
@@ -212,10 +227,7 @@ impl Client {
                 Route::via(kind, hops)
             }
         };
-        Ok(RouteDecision {
-            route,
-            reason: decision.reason.to_string(),
-        })
+        Ok((route, decision))
     }
 
     /// Sends a request, following redirects as configured.
@@ -322,9 +334,8 @@ impl Client {
     ) -> Result<Response, Error> {
         let start = Instant::now();
         let url = &req.url;
-        let decision = self.decide(req.proxies.as_deref(), url)?;
-        let route = decision.route;
         let target = Target::from_url(url)?;
+        let (route, _) = self.route(req.proxies.as_deref(), url, &target)?;
         // A Proxy-Authorization set by hand is for the proxy: it rides on the
         // CONNECT of a tunnel, on forwarded requests, and nowhere else.
         let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION).cloned();
