@@ -324,3 +324,41 @@ async fn a_stale_pooled_connection_is_replaced() {
     assert_eq!(second.text().await.unwrap(), "fresh");
     replacement.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_handshake_and_read_timeouts_name_their_phase() {
+    // A "TLS proxy" that accepts TCP and then says nothing.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let origin = Origin::start().await;
+    let client = builder(origin.ca())
+        .proxy(Proxy::all(format!("https://localhost:{port}")).unwrap())
+        .tls_handshake_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = client.get(origin.https_url("/")).send().await.unwrap_err();
+    assert_eq!(
+        err.timeout_phase(),
+        Some(TimeoutPhase::TlsHandshake),
+        "{err}"
+    );
+    assert!(err.is_proxy(), "the proxy's handshake timed out: {err}");
+    hold.abort();
+
+    let slow = builder(origin.ca())
+        .read_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = slow
+        .get(origin.http_url("/delay/3000"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.timeout_phase(), Some(TimeoutPhase::Read), "{err}");
+}

@@ -309,3 +309,53 @@ async fn netrc_gives_the_proxy_credentials() {
     assert!(missing.is_builder());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A scheme ferry does not know (here a stand-in for Negotiate/Kerberos)
+/// plugs in without changing ferry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_authenticator_answers_its_scheme() {
+    use ferry::auth::{AuthError, AuthStep, Authenticator, Challenge, RequestInfo};
+
+    #[derive(Debug)]
+    struct Ticket;
+    impl Authenticator for Ticket {
+        fn scheme(&self) -> &str {
+            "Negotiate"
+        }
+        fn respond(
+            &mut self,
+            challenge: Option<&Challenge>,
+            request: &RequestInfo<'_>,
+        ) -> Result<AuthStep, AuthError> {
+            assert!(challenge.is_some());
+            Ok(AuthStep::Header(format!(
+                "Negotiate ticket-for-{}",
+                request.host
+            )))
+        }
+        fn is_connection_bound(&self) -> bool {
+            true
+        }
+    }
+
+    let origin = Origin::start().await;
+    // The lab challenges Negotiate but can never accept it: what matters is
+    // what ferry sent.
+    let proxy = LabProxy::builder()
+        .offer(&[Scheme::Negotiate])
+        .start()
+        .await;
+    let client = builder(origin.ca())
+        .proxy(Proxy::all(proxy.url()).unwrap())
+        .proxy_authenticator(|| Box::new(Ticket))
+        .build()
+        .unwrap();
+    let err = client.get(origin.https_url("/")).send().await.unwrap_err();
+    assert_eq!(err.kind(), Kind::ProxyAuth);
+    let sent: Vec<String> = proxy
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("proxy-authorization").map(str::to_owned))
+        .collect();
+    assert_eq!(sent[0], "Negotiate ticket-for-127.0.0.1");
+}
