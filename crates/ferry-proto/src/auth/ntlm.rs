@@ -257,13 +257,24 @@ impl ChallengeMessage {
         check_header(message, 2, 32)?;
         let flags = read_u32(message, 20)?;
         let unicode = flags & flags::UNICODE != 0;
-        let target_name = decode_string(field(message, 12, "target name")?, unicode);
+        // The target name is informational only (NTLMv2 uses the target
+        // info), and some servers fill it with garbage: squid's
+        // ntlm_fake_auth points it past the end of the message. Treat an
+        // unusable one as absent, as curl does.
+        let target_name = field(message, 12, "target name")
+            .map(|name| decode_string(name, unicode))
+            .unwrap_or_default();
         let mut server_challenge = [0; 8];
         server_challenge.copy_from_slice(&message[24..32]);
-        let target_info = if flags & flags::TARGET_INFO != 0 {
-            TargetInfo::parse(field(message, 40, "target info")?)?
-        } else {
-            TargetInfo::default()
+        // Likewise a target info field pointing outside the message (or a
+        // message too short to have one) reads as empty; AV pairs that are
+        // there but malformed are still an error.
+        let target_info = match (
+            flags & flags::TARGET_INFO != 0,
+            field(message, 40, "target info"),
+        ) {
+            (true, Ok(info)) => TargetInfo::parse(info)?,
+            _ => TargetInfo::default(),
         };
         Ok(ChallengeMessage {
             flags,
@@ -922,6 +933,14 @@ mod tests {
         let back = ChallengeMessage::parse(&bytes).unwrap();
         assert_eq!(back, msg);
         assert_eq!(back.target_name(), "Server");
+
+        // A target name pointing outside the message (squid's
+        // ntlm_fake_auth) reads as absent; the rest still parses.
+        let mut broken = bytes.clone();
+        broken[16..20].copy_from_slice(&0xaaaa_aaaeu32.to_le_bytes());
+        let parsed = ChallengeMessage::parse(&broken).unwrap();
+        assert_eq!(parsed.target_name(), "");
+        assert_eq!(parsed.server_challenge(), back.server_challenge());
         assert_eq!(back.server_challenge(), SERVER_CHALLENGE);
         assert!(back.flags() & flags::TARGET_INFO != 0);
         assert_eq!(back.target_info().timestamp(), Some(0x01d9_0000_1234_5678));
@@ -1078,22 +1097,35 @@ mod tests {
                 set_u32(&mut m, 8, 3);
                 m
             }),
-            ("truncated payload", good[..good.len() - 1].to_vec()),
-            ("target info flag, no fields", {
-                let mut m = good[..40].to_vec();
-                set_u32(&mut m, 20, flags::TARGET_INFO | flags::UNICODE);
-                m
-            }),
         ];
+        // A target name out of range is not an error: it is informational,
+        // and real servers (squid's ntlm_fake_auth) send broken ones.
+        for (at, wide) in [(16, true), (12, false)] {
+            let mut m = good.clone();
+            if wide {
+                set_u32(&mut m, at, u32::MAX);
+            } else {
+                set_u16(&mut m, at, u16::MAX);
+            }
+            assert_eq!(ChallengeMessage::parse(&m).unwrap().target_name(), "");
+        }
+        let truncated = good[..good.len() - 1].to_vec();
+        assert!(
+            ChallengeMessage::parse(&truncated).unwrap().target_info() == &TargetInfo::default(),
+            "truncated"
+        );
+        let mut m = good[..40].to_vec();
+        set_u32(&mut m, 20, flags::TARGET_INFO | flags::UNICODE);
+        assert!(
+            ChallengeMessage::parse(&m).unwrap().target_info() == &TargetInfo::default(),
+            "flag, no field"
+        );
         let mut m = good.clone();
-        set_u32(&mut m, 16, u32::MAX);
-        cases.push(("target name offset at u32::MAX", m));
-        let mut m = good.clone();
-        set_u16(&mut m, 12, u16::MAX);
-        cases.push(("target name length", m));
-        let mut m = good.clone();
-        set_u32(&mut m, 44, good.len() as u32);
-        cases.push(("target info offset at the end", m));
+        set_u32(&mut m, 44, good.len() as u32 + 1);
+        assert!(
+            ChallengeMessage::parse(&m).unwrap().target_info() == &TargetInfo::default(),
+            "offset past the end"
+        );
         // An AV pair whose length runs past the target info.
         let mut m = good.clone();
         let info_at = read_u32(&good, 44).unwrap() as usize;
