@@ -118,7 +118,7 @@ pub struct ProxyArgs {
     #[arg(short = 'p', long)]
     pub proxytunnel: bool,
 
-    /// Trust this CA (PEM) for https:// proxies.
+    /// Trust this CA (PEM) for https:// proxies, instead of the system's CAs.
     #[arg(long, value_name = "FILE")]
     pub proxy_cacert: Option<PathBuf>,
 
@@ -146,9 +146,35 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub socks4a: Option<String>,
 
-    /// A proxy in front of the proxy (chains: not supported yet).
+    /// A proxy in front of the proxy: connect to URL first (socks5h://...),
+    /// then through it to the proxy the URL takes (or to the origin if none).
     #[arg(long, value_name = "URL")]
     pub preproxy: Option<String>,
+
+    /// Authenticate to the proxy with Basic only (sent before any challenge).
+    #[arg(long, overrides_with_all = ["proxy_digest", "proxy_ntlm", "proxy_anyauth"])]
+    pub proxy_basic: bool,
+
+    /// Authenticate to the proxy with Digest only (after its 407).
+    #[arg(long, overrides_with_all = ["proxy_basic", "proxy_ntlm", "proxy_anyauth"])]
+    pub proxy_digest: bool,
+
+    /// Authenticate to the proxy with NTLM only (after its 407, on one connection).
+    #[arg(long, overrides_with_all = ["proxy_basic", "proxy_digest", "proxy_anyauth"])]
+    pub proxy_ntlm: bool,
+
+    /// Authenticate to the proxy with the strongest scheme it offers (the default:
+    /// Basic first when there are credentials, then NTLM > Digest > Basic on a 407).
+    #[arg(long, overrides_with_all = ["proxy_basic", "proxy_digest", "proxy_ntlm"])]
+    pub proxy_anyauth: bool,
+
+    /// A client certificate (PEM; the key too unless --proxy-key) for https:// proxies.
+    #[arg(long, value_name = "FILE")]
+    pub proxy_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --proxy-cert.
+    #[arg(long, value_name = "FILE", requires = "proxy_cert")]
+    pub proxy_key: Option<PathBuf>,
 }
 
 /// A request: `ferry [OPTIONS] [METHOD] URL [ITEMS...]`.
@@ -168,15 +194,60 @@ pub struct RequestArgs {
     #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
     pub headers: Vec<String>,
 
-    /// Basic authentication for the origin.
-    #[arg(short = 'u', long, value_name = "USER:PASS")]
+    /// Credentials for the origin (Basic unless --digest, --ntlm or --anyauth).
+    #[arg(
+        short = 'u',
+        long,
+        value_name = "USER:PASS",
+        help_heading = "Authentication options"
+    )]
     pub user: Option<String>,
 
-    /// Cookies: "name=value; n2=v2", or a file in Netscape cookie-jar format.
+    /// -u with Basic, sent before any challenge (the default).
+    #[arg(long, help_heading = "Authentication options",
+          overrides_with_all = ["digest", "ntlm", "anyauth"])]
+    pub basic: bool,
+
+    /// -u with Digest, in answer to the origin's 401.
+    #[arg(long, help_heading = "Authentication options",
+          overrides_with_all = ["basic", "ntlm", "anyauth"])]
+    pub digest: bool,
+
+    /// -u with NTLM, in answer to the origin's 401 (HTTP/1.1, one connection).
+    #[arg(long, help_heading = "Authentication options",
+          overrides_with_all = ["basic", "digest", "anyauth"])]
+    pub ntlm: bool,
+
+    /// -u with the strongest scheme the origin offers (Basic first, then
+    /// NTLM > Digest > Basic on a 401).
+    #[arg(long, help_heading = "Authentication options",
+          overrides_with_all = ["basic", "digest", "ntlm"])]
+    pub anyauth: bool,
+
+    /// Send `Authorization: Bearer TOKEN` to the origin.
+    #[arg(long, value_name = "TOKEN", help_heading = "Authentication options")]
+    pub oauth2_bearer: Option<String>,
+
+    /// Credentials for the origin and proxies from ~/.netrc (or $NETRC), for
+    /// hosts without credentials of their own.
+    #[arg(long, help_heading = "Authentication options")]
+    pub netrc: bool,
+
+    /// Like --netrc (as with --netrc, a missing file means no entries).
+    #[arg(long, help_heading = "Authentication options")]
+    pub netrc_optional: bool,
+
+    /// Like --netrc, from this file (which must exist).
+    #[arg(long, value_name = "FILE", help_heading = "Authentication options")]
+    pub netrc_file: Option<PathBuf>,
+
+    /// Cookies: "name=value; n2=v2", or a file in Netscape cookie-jar format
+    /// (then kept across redirects, as the origin updates them).
     #[arg(short = 'b', long, value_name = "DATA|FILE")]
     pub cookie: Option<String>,
 
-    /// Write the cookies received (and those read with -b FILE) to this file.
+    /// After the transfer, write the cookie jar (cookies of -b FILE and those
+    /// received, redirect hops included) to this file.
     #[arg(short = 'c', long, value_name = "FILE")]
     pub cookie_jar: Option<PathBuf>,
 
@@ -245,13 +316,42 @@ pub struct RequestArgs {
     #[arg(long, value_enum, default_value_t = Pretty::Auto, value_name = "WHEN")]
     pub pretty: Pretty,
 
-    /// Trust this CA (PEM) for origins, besides the system's.
+    /// Trust this CA (PEM) for origins, instead of the system's CAs.
     #[arg(long, value_name = "FILE", help_heading = "TLS options")]
     pub cacert: Option<PathBuf>,
 
     /// Accept any origin certificate (dangerous).
     #[arg(short = 'k', long, help_heading = "TLS options")]
     pub insecure: bool,
+
+    /// A client certificate (PEM; the key too unless --key) for origins that ask.
+    #[arg(short = 'E', long, value_name = "FILE", help_heading = "TLS options")]
+    pub cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "TLS options",
+        requires = "cert"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// TLS 1.3 at least (with origins and https:// proxies alike).
+    #[arg(long = "tlsv1.3", help_heading = "TLS options")]
+    pub tlsv1_3: bool,
+
+    /// HTTP/2 from the first byte, without ALPN (h2c for http:// URLs).
+    #[arg(long, help_heading = "TLS options", overrides_with = "http1_1")]
+    pub http2_prior_knowledge: bool,
+
+    /// HTTP/1.1 only (no h2 in ALPN).
+    #[arg(
+        long = "http1.1",
+        help_heading = "TLS options",
+        overrides_with = "http2_prior_knowledge"
+    )]
+    pub http1_1: bool,
 
     /// Proxy settings.
     #[command(flatten)]
@@ -279,5 +379,25 @@ mod tests {
         assert_eq!(cli.request.args, ["POST", "http://a/", "x=1"]);
         assert!(Cli::try_parse_from(["ferry"]).is_err());
         assert!(Cli::try_parse_from(["ferry", "-x", "a", "--socks5", "b:1", "http://a/"]).is_err());
+    }
+
+    #[test]
+    fn the_last_scheme_flag_wins_as_in_curl() {
+        let cli = Cli::try_parse_from([
+            "ferry",
+            "--proxy-basic",
+            "--proxy-ntlm",
+            "--digest",
+            "--anyauth",
+            "--http1.1",
+            "--http2-prior-knowledge",
+            "http://a/",
+        ])
+        .unwrap();
+        let r = &cli.request;
+        assert!(r.proxy.proxy_ntlm && !r.proxy.proxy_basic);
+        assert!(r.anyauth && !r.digest);
+        assert!(r.http2_prior_knowledge && !r.http1_1);
+        assert!(Cli::try_parse_from(["ferry", "--proxy-key", "k", "http://a/"]).is_err());
     }
 }

@@ -1,9 +1,12 @@
-//! Cookies for `-b` and `-c`: a `Cookie` string or a Netscape cookie-jar
-//! file in, `Set-Cookie` values out to a jar file. Just enough of a cookie
-//! engine for one request; ferry itself keeps no cookies.
+//! Cookies for `-b FILE` and `-c FILE`: Netscape cookie-jar files in and
+//! out of the library's jar, which does the rest (which cookies go with each
+//! request, redirect hops included, and what each response sets).
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferry::cookie::Jar;
+use ferry::Url;
 
 /// One cookie as a Netscape jar line holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,17 +37,31 @@ fn now() -> u64 {
 }
 
 impl Cookie {
-    /// Whether this cookie goes with a request to `host` / `path`.
-    pub fn matches(&self, host: &str, path: &str, https: bool) -> bool {
-        let host = host.to_ascii_lowercase();
-        let domain_ok = host == self.domain
-            || (self.subdomains && host.ends_with(&format!(".{}", self.domain)));
-        let path_ok = path.starts_with(&self.path)
-            && (self.path.ends_with('/')
-                || path.len() == self.path.len()
-                || path[self.path.len()..].starts_with('/'));
-        let alive = self.expires == 0 || self.expires > now();
-        domain_ok && path_ok && (https || !self.secure) && alive
+    /// The cookie as a `Set-Cookie` value and the URL that would have set
+    /// it, for the library's jar; `None` once expired.
+    fn as_set_cookie(&self) -> Option<(String, Url)> {
+        let mut value = format!("{}={}; Path={}", self.name, self.value, self.path);
+        if self.subdomains {
+            value.push_str(&format!("; Domain={}", self.domain));
+        }
+        if self.secure {
+            value.push_str("; Secure");
+        }
+        if self.http_only {
+            value.push_str("; HttpOnly");
+        }
+        if self.expires != 0 {
+            let left = self.expires.checked_sub(now()).filter(|s| *s > 0)?;
+            value.push_str(&format!("; Max-Age={left}"));
+        }
+        let scheme = if self.secure { "https" } else { "http" };
+        let host = if self.domain.contains(':') {
+            format!("[{}]", self.domain)
+        } else {
+            self.domain.clone()
+        };
+        let url = Url::parse(&format!("{scheme}://{host}{}", self.path)).ok()?;
+        Some((value, url))
     }
 
     fn jar_line(&self) -> String {
@@ -104,14 +121,46 @@ pub fn write_jar(path: &Path, cookies: &[Cookie]) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// The `Cookie` header value for a request, from a jar.
-pub fn header_for(cookies: &[Cookie], host: &str, path: &str, https: bool) -> Option<String> {
-    let pairs: Vec<String> = cookies
-        .iter()
-        .filter(|c| c.matches(host, path, https))
-        .map(|c| format!("{}={}", c.name, c.value))
+/// Puts the cookies of a jar file into the library's jar.
+pub fn fill_jar(jar: &Jar, cookies: &[Cookie]) {
+    for c in cookies {
+        if let Some((value, url)) = c.as_set_cookie() {
+            jar.add_cookie_str(&value, &url);
+        }
+    }
+}
+
+/// The cookies of the library's jar, for a jar file. The jar reports name,
+/// value, domain and path; the other attributes come from `known` (the
+/// cookies of `-b FILE` and of the final response) when it has the cookie,
+/// else they are the plainest (host only, not secure, session).
+pub fn from_jar(jar: &Jar, known: &[Cookie]) -> Vec<Cookie> {
+    let mut out: Vec<Cookie> = jar
+        .all()
+        .into_iter()
+        .map(|(name, value, domain, path)| {
+            let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+            let found = known
+                .iter()
+                .rev()
+                .find(|k| k.name == name && k.domain == domain && k.path == path);
+            match found {
+                Some(k) => Cookie { value, ..k.clone() },
+                None => Cookie {
+                    domain,
+                    subdomains: false,
+                    path,
+                    secure: false,
+                    http_only: false,
+                    expires: 0,
+                    name,
+                    value,
+                },
+            }
+        })
         .collect();
-    (!pairs.is_empty()).then(|| pairs.join("; "))
+    out.sort_by(|a, b| (&a.domain, &a.path, &a.name).cmp(&(&b.domain, &b.path, &b.name)));
+    out
 }
 
 /// Parses a `Set-Cookie` value received from `host`.
@@ -163,12 +212,6 @@ pub fn parse_set_cookie(value: &str, host: &str) -> Option<Cookie> {
         };
     }
     Some(cookie)
-}
-
-/// Adds or replaces (same name, domain and path) a cookie in a jar.
-pub fn store(jar: &mut Vec<Cookie>, cookie: Cookie) {
-    jar.retain(|c| !(c.name == cookie.name && c.domain == cookie.domain && c.path == cookie.path));
-    jar.push(cookie);
 }
 
 /// Parses `Sun, 06 Nov 1994 08:49:37 GMT` (and the dashed variant
@@ -238,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn set_cookie_to_jar_and_back() {
+    fn set_cookie_to_jar_file_and_back() {
         let c = parse_set_cookie(
             "sid=abc; Path=/app; Domain=.Example.com; Secure; HttpOnly; Expires=Sun, 06 Nov 2094 08:49:37 GMT",
             "www.example.com",
@@ -253,27 +296,41 @@ mod tests {
             "{line}"
         );
         assert_eq!(read_jar(&line), vec![c.clone()]);
-        assert!(c.matches("a.example.com", "/app/x", true));
-        assert!(!c.matches("a.example.com", "/app/x", false));
-        assert!(!c.matches("a.example.com", "/apple", true));
-        assert!(!c.matches("example.org", "/app", true));
-        let host_only = parse_set_cookie("a=1", "h.example").unwrap();
-        assert!(!host_only.matches("x.h.example", "/", false));
-        assert_eq!(
-            header_for(&[host_only.clone(), c], "h.example", "/", false).as_deref(),
-            Some("a=1")
-        );
         let gone = parse_set_cookie("a=1; Max-Age=0", "h.example").unwrap();
-        assert!(!gone.matches("h.example", "/", false));
+        assert!(gone.as_set_cookie().is_none());
     }
 
     #[test]
-    fn store_replaces_the_same_cookie() {
-        let mut jar = Vec::new();
-        store(&mut jar, parse_set_cookie("a=1", "h").unwrap());
-        store(&mut jar, parse_set_cookie("a=2", "h").unwrap());
-        store(&mut jar, parse_set_cookie("b=3", "h").unwrap());
-        assert_eq!(jar.len(), 2);
-        assert_eq!(jar[0].value, "2");
+    fn jar_files_fill_the_library_jar_and_come_back() {
+        let text = "# Netscape HTTP Cookie File\n\
+                    .example.com\tTRUE\t/app\tTRUE\t4102444800\tsid\tabc\n\
+                    127.0.0.1\tFALSE\t/\tFALSE\t0\tplain\t1\n\
+                    old.example\tFALSE\t/\tFALSE\t1\texpired\tx\n";
+        let cookies = read_jar(text);
+        let jar = Jar::default();
+        fill_jar(&jar, &cookies);
+        let at = |u: &str| {
+            jar.cookies(&u.parse().unwrap())
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            at("https://a.example.com/app/x").as_deref(),
+            Some("sid=abc")
+        );
+        assert_eq!(
+            at("http://a.example.com/app/x"),
+            None,
+            "secure stays secure"
+        );
+        assert_eq!(at("http://127.0.0.1/").as_deref(), Some("plain=1"));
+        assert_eq!(at("http://old.example/"), None);
+        let back = from_jar(&jar, &cookies);
+        assert_eq!(back, cookies[..2].iter().rev().cloned().collect::<Vec<_>>());
+        // A cookie the jar got elsewhere: the plainest attributes.
+        jar.add_cookie_str("new=2; Path=/", &"http://h.example/".parse().unwrap());
+        let back = from_jar(&jar, &cookies);
+        assert!(back
+            .iter()
+            .any(|c| c.jar_line() == "h.example\tFALSE\t/\tFALSE\t0\tnew\t2\n"));
     }
 }

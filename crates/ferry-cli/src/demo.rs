@@ -1,12 +1,15 @@
-//! `ferry demo`: a loopback lab and five short steps that show what ferry
+//! `ferry demo`: a loopback lab and six short steps that show what ferry
 //! does with proxies. Each step checks its outcome, so the demo doubles as
 //! a smoke test: it exits 0 only when every step behaved as described.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use ferry::{Certificate, Client, Kind, Proxy, ProxyScheme, Response, RouteKind};
-use ferry_lab::{LabProxy, Origin, TestCa, HELLO};
+use ferry::auth::Scheme;
+use ferry::{
+    AuthScheme, Certificate, Client, ClientBuilder, Kind, Proxy, ProxyScheme, Response, RouteKind,
+};
+use ferry_lab::{LabProxy, Origin, SocksServer, SocksTarget, TestCa, HELLO};
 
 use crate::show::{paint, Palette};
 
@@ -17,6 +20,16 @@ const DEMO_PASS: &str = "lab-only-password";
 /// What a step found out, or why it did not behave.
 type Outcome = Result<(), String>;
 
+/// The steps' titles, in order.
+const TITLES: [&str; 6] = [
+    "An http:// URL through a proxy is forwarded: the proxy makes the request",
+    "An https:// URL through the same proxy takes a CONNECT tunnel; TLS to the origin runs inside it",
+    "The same through a TLS proxy: TLS to the proxy, and the origin's TLS inside that (TLS in TLS)",
+    "A SOCKS5 proxy (socks5h://): the proxy resolves the name and opens the tunnel",
+    "A proxy that wants Digest credentials: 407 without them; with them, ferry answers the challenge",
+    "A mistake: an https:// proxy URL for a plain proxy, and the hint ferry gives",
+];
+
 /// Runs the lab and the steps; returns the exit status.
 pub async fn run() -> u8 {
     let palette = Palette::new(std::io::stdout().is_terminal());
@@ -24,12 +37,13 @@ pub async fn run() -> u8 {
     let origin = Origin::start().await;
     let proxy = LabProxy::start().await;
     let tls_proxy = LabProxy::builder().tls(true).start().await;
+    let socks = SocksServer::start().await;
     let auth_proxy = LabProxy::builder()
-        .basic_auth(DEMO_USER, DEMO_PASS)
+        .digest_auth(DEMO_USER, DEMO_PASS)
         .start()
         .await;
 
-    println!("ferry demo: an origin and three proxies on loopback; nothing leaves this machine.");
+    println!("ferry demo: an origin and four proxies on loopback; nothing leaves this machine.");
     println!(
         "  origin      {} and {}",
         origin.http_url("/"),
@@ -40,8 +54,9 @@ pub async fn run() -> u8 {
         "  TLS proxy   {} (you speak TLS to the proxy itself)",
         tls_proxy.url()
     );
+    println!("  SOCKS proxy {}", socks.socks5h_url());
     println!(
-        "  auth proxy  {} (wants Basic credentials)",
+        "  auth proxy  {} (wants Digest credentials)",
         auth_proxy.url()
     );
 
@@ -49,47 +64,40 @@ pub async fn run() -> u8 {
         ca: &ca,
         origin: &origin,
     };
-    let steps: [(&str, Outcome); 5] = [
-        (
-            "An http:// URL through a proxy is forwarded: the proxy makes the request",
-            lab.forward(proxy.url()).await,
-        ),
-        (
-            "An https:// URL through the same proxy takes a CONNECT tunnel; TLS to the origin runs inside it",
-            lab.tunnel(proxy.url()).await,
-        ),
-        (
-            "The same through a TLS proxy: TLS to the proxy, and the origin's TLS inside that (TLS in TLS)",
-            lab.tls_in_tls(tls_proxy.url()).await,
-        ),
-        (
-            "A proxy that wants credentials: 407 first, then success with them",
-            lab.auth(auth_proxy.url()).await,
-        ),
-        (
-            "A mistake: an https:// proxy URL for a plain proxy, and the hint ferry gives",
-            lab.misconfigured(proxy.addr().port()).await,
-        ),
+    let outcomes: [Outcome; 6] = [
+        lab.forward(proxy.url()).await,
+        lab.tunnel(proxy.url()).await,
+        lab.tls_in_tls(tls_proxy.url()).await,
+        lab.socks(&socks).await,
+        lab.auth(&auth_proxy).await,
+        lab.misconfigured(proxy.addr().port()).await,
     ];
     println!();
-    let failed: Vec<usize> = steps
+    let failed: Vec<usize> = outcomes
         .iter()
         .enumerate()
-        .filter(|(_, (_, o))| o.is_err())
-        .map(|(i, _)| i + 1)
+        .filter(|(_, o)| o.is_err())
+        .map(|(i, _)| i)
         .collect();
     if failed.is_empty() {
-        println!("{}", paint(palette.ok, "All 5 steps behaved as expected."));
+        println!(
+            "{}",
+            paint(
+                palette.ok,
+                &format!("All {} steps behaved as expected.", TITLES.len())
+            )
+        );
         println!("Next: `ferry -v -x http://PROXY:PORT https://example.com/` shows the same for a real proxy,");
         println!("      `ferry route --explain URL` says which proxy a URL would take and why.");
         0
     } else {
-        for i in &failed {
-            let (title, outcome) = &steps[i - 1];
-            if let Err(why) = outcome {
+        for i in failed {
+            if let Err(why) = &outcomes[i] {
                 println!(
-                    "{} step {i} ({title}): {why}",
-                    paint(palette.error, "FAILED")
+                    "{} step {} ({}): {why}",
+                    paint(palette.error, "FAILED"),
+                    i + 1,
+                    TITLES[i]
                 );
             }
         }
@@ -116,21 +124,26 @@ fn ms(d: Duration) -> String {
 }
 
 impl Lab<'_> {
-    fn client(&self, proxy: Proxy) -> Result<Client, String> {
+    /// Settings every step shares: the lab's CA, no environment, a limit.
+    fn builder(&self) -> Result<ClientBuilder, String> {
         let cert = Certificate::from_der(self.ca.ca_der()).map_err(|e| e.to_string())?;
-        Client::builder()
+        Ok(Client::builder()
             .trust_env(false)
             .add_root_certificate(cert.clone())
             .add_proxy_root_certificate(cert)
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(10)))
+    }
+
+    fn client(&self, proxy: Proxy) -> Result<Client, String> {
+        self.builder()?
             .proxy(proxy)
             .build()
             .map_err(|e| e.to_string())
     }
 
-    fn header(n: usize, title: &str, url: &str, client: &Client) {
+    fn header(n: usize, url: &str, client: &Client) {
         println!();
-        println!("{n}. {title}");
+        println!("{n}. {}", TITLES[n - 1]);
         println!("   GET {url}");
         if let Ok(d) = client.route_for(url) {
             println!("   route   {}", d.route());
@@ -149,12 +162,7 @@ impl Lab<'_> {
     async fn forward(&self, proxy_url: &str) -> Outcome {
         let client = self.client(Proxy::all(proxy_url).map_err(|e| e.to_string())?)?;
         let url = self.origin.http_url("/");
-        Lab::header(
-            1,
-            "An http:// URL through a proxy is forwarded: the proxy makes the request",
-            &url,
-            &client,
-        );
+        Lab::header(1, &url, &client);
         let (resp, body) = Lab::get(&client, &url).await?;
         println!("   answer  {}", resp.summary());
         println!("   body    {:?}", String::from_utf8_lossy(&body));
@@ -169,7 +177,7 @@ impl Lab<'_> {
     async fn tunnel(&self, proxy_url: &str) -> Outcome {
         let client = self.client(Proxy::all(proxy_url).map_err(|e| e.to_string())?)?;
         let url = self.origin.https_url("/");
-        Lab::header(2, "An https:// URL through the same proxy takes a CONNECT tunnel; TLS to the origin runs inside it", &url, &client);
+        Lab::header(2, &url, &client);
         let (first, _) = Lab::get(&client, &url).await?;
         if let Some((asked, said)) = &first.tunnel {
             println!("   tunnel  {asked}  ->  {said}");
@@ -193,7 +201,7 @@ impl Lab<'_> {
     async fn tls_in_tls(&self, proxy_url: &str) -> Outcome {
         let client = self.client(Proxy::all(proxy_url).map_err(|e| e.to_string())?)?;
         let url = self.origin.https_url("/");
-        Lab::header(3, "The same through a TLS proxy: TLS to the proxy, and the origin's TLS inside that (TLS in TLS)", &url, &client);
+        Lab::header(3, &url, &client);
         let (resp, _) = Lab::get(&client, &url).await?;
         println!(
             "   TLS     with the proxy {}, with the origin {} (ALPN {})",
@@ -216,19 +224,51 @@ impl Lab<'_> {
         check(resp.status == 200, || format!("status {}", resp.status))
     }
 
-    async fn auth(&self, proxy_url: &str) -> Outcome {
+    async fn socks(&self, socks: &SocksServer) -> Outcome {
+        let client = self.client(Proxy::all(socks.socks5h_url()).map_err(|e| e.to_string())?)?;
         let url = self.origin.https_url("/");
-        let bare = self.client(Proxy::all(proxy_url).map_err(|e| e.to_string())?)?;
-        Lab::header(
-            4,
-            "A proxy that wants credentials: 407 first, then success with them",
-            &url,
-            &bare,
-        );
+        Lab::header(4, &url, &client);
+        let (resp, _) = Lab::get(&client, &url).await?;
+        let asked = socks.requests();
+        if let Some(first) = asked.first() {
+            println!(
+                "   SOCKS   the proxy was asked for {} (a name: it resolves it)",
+                first.target
+            );
+        }
+        println!("   answer  {}", resp.summary());
+        check(resp.route.kind() == RouteKind::Tunnel, || {
+            format!("route was {}, not a tunnel", resp.route)
+        })?;
+        check(
+            asked.first().is_some_and(
+                |s| matches!(&s.target, SocksTarget::Domain(name, _) if name == "localhost"),
+            ),
+            || {
+                format!(
+                    "the SOCKS server was asked for {:?}, not a name",
+                    asked.first().map(|s| &s.target)
+                )
+            },
+        )?;
+        check(resp.status == 200, || format!("status {}", resp.status))
+    }
+
+    async fn auth(&self, proxy: &LabProxy) -> Outcome {
+        let url = self.origin.https_url("/");
+        let bare = self.client(Proxy::all(proxy.url()).map_err(|e| e.to_string())?)?;
+        Lab::header(5, &url, &bare);
         let err = match bare.get(&url).send().await {
             Ok(resp) => return Err(format!("no credentials, yet {}", resp.status())),
             Err(e) => e,
         };
+        let offered = err
+            .proxy_response()
+            .and_then(|r| r.headers().get("proxy-authenticate"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(' ').next())
+            .unwrap_or("nothing")
+            .to_owned();
         println!("   without credentials:");
         println!("   error   ferry: {err}");
         check(err.kind() == Kind::ProxyAuth, || {
@@ -237,17 +277,52 @@ impl Lab<'_> {
         check(err.status().is_some_and(|s| s == 407), || {
             format!("status {:?}, not 407", err.status())
         })?;
-        check(err.hint().is_some(), || "no hint".to_owned())?;
+        check(offered.eq_ignore_ascii_case("Digest"), || {
+            format!("the proxy offered {offered}, not Digest")
+        })?;
+        let _ = proxy.take_requests();
 
-        let proxy = Proxy::all(proxy_url)
+        let with = Proxy::all(proxy.url())
             .map_err(|e| e.to_string())?
             .basic_auth(DEMO_USER, DEMO_PASS);
-        let client = self.client(proxy)?;
+        let client = self
+            .builder()?
+            .proxy(with)
+            .proxy_auth(AuthScheme::Digest)
+            .build()
+            .map_err(|e| e.to_string())?;
         let (resp, _) = Lab::get(&client, &url).await?;
+        let rounds = proxy.take_requests();
         println!(
-            "   with credentials: Proxy::basic_auth(\"{DEMO_USER}\", ***) (-U on the command line), sent to the proxy only:"
+            "   with credentials (-U {DEMO_USER}:*** --proxy-digest), sent to the proxy only:"
         );
+        for (i, seen) in rounds.iter().enumerate() {
+            let how = match seen.auth_scheme() {
+                Some(scheme) => format!("with Proxy-Authorization: {scheme:?} ***"),
+                None => "without credentials".to_owned(),
+            };
+            let answer = if i + 1 < rounds.len() {
+                "407 and a Digest challenge".to_owned()
+            } else {
+                resp.tunnel
+                    .as_ref()
+                    .map_or_else(|| "?".to_owned(), |(_, said)| said.clone())
+            };
+            println!(
+                "   round {}  {} {} {how} -> {answer}",
+                i + 1,
+                seen.method,
+                seen.target
+            );
+        }
         println!("   answer  {}", resp.summary());
+        let schemes: Vec<Option<Scheme>> = rounds.iter().map(|r| r.auth_scheme()).collect();
+        check(schemes == [None, Some(Scheme::Digest)], || {
+            format!("the proxy saw {schemes:?}, not a bare CONNECT then Digest")
+        })?;
+        check(resp.route.kind() == RouteKind::Tunnel, || {
+            format!("route was {}, not a tunnel", resp.route)
+        })?;
         check(resp.status == 200, || format!("status {}", resp.status))
     }
 
@@ -255,12 +330,7 @@ impl Lab<'_> {
         let wrong = format!("https://127.0.0.1:{plain_port}");
         let client = self.client(Proxy::all(wrong.as_str()).map_err(|e| e.to_string())?)?;
         let url = self.origin.https_url("/");
-        Lab::header(
-            5,
-            "A mistake: an https:// proxy URL for a plain proxy, and the hint ferry gives",
-            &url,
-            &client,
-        );
+        Lab::header(6, &url, &client);
         let err = match client.get(&url).send().await {
             Ok(resp) => return Err(format!("expected an error, got {}", resp.status())),
             Err(e) => e,
@@ -318,7 +388,7 @@ impl Seen {
         for (name, d) in [
             ("connect", t.connect),
             ("proxy TLS", t.proxy_tls),
-            ("CONNECT", t.tunnel),
+            (crate::show::tunnel_phase(&self.route), t.tunnel),
             ("TLS", t.tls),
         ] {
             if let Some(d) = d {

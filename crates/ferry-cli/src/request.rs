@@ -3,18 +3,22 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use ferry::cookie::Jar;
 use ferry::header::{self, HeaderName, HeaderValue};
-use ferry::{Client, HeaderMap, Method, Response, RouteKind, Url};
+use ferry::redirect::Policy;
+use ferry::{AuthScheme, Client, HeaderMap, Method, Response, Route, RouteKind, TlsVersion, Url};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Pretty, RequestArgs};
 use crate::cookies::{self, Cookie};
 use crate::exit::{usage, CliError, OK};
 use crate::items::{complete_url, items_body, split_positionals, Item};
-use crate::settings::{apply_proxy_args, explain_reason, read_certs, split_header, split_user};
+use crate::settings::{
+    apply_proxy_args, explain_reason, read_certs, read_identity, split_header, split_user,
+};
 use crate::show::{self, paint, Palette};
 use crate::writeout::Transfer;
 
@@ -25,17 +29,46 @@ const USER_AGENT: &str = concat!("ferry/", env!("CARGO_PKG_VERSION"));
 struct Prepared {
     client: Client,
     method: Method,
+    /// The URL as given: user info in it is the origin's credentials, which
+    /// the library keeps out of the request line; [`shown`] drops it for display.
     url: Url,
     headers: HeaderMap,
     body: Option<Vec<u8>>,
-    /// Cookies read with `-b FILE`, written back with `-c`.
-    jar: Vec<Cookie>,
+    /// Origin credentials and the scheme for them (`-u`, or the URL's).
+    auth: Option<OriginAuth>,
+    /// `--oauth2-bearer`.
+    bearer: Option<String>,
+}
+
+/// The cookie engine, on with `-b` or `-c` (as in curl).
+struct Cookies {
+    /// The client's jar.
+    jar: Option<Arc<Jar>>,
+    /// What is known of the jar's cookies beyond name, value, domain and
+    /// path (secure, expiry...): those of `-b FILE` and of the final
+    /// response, for `-c`.
+    known: Vec<Cookie>,
+}
+
+/// Credentials for the origin.
+struct OriginAuth {
+    user: String,
+    pass: String,
+    scheme: AuthScheme,
+}
+
+/// A URL as it may be shown: without user info.
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
 }
 
 /// Runs the request and returns the exit status.
 pub async fn run(args: &RequestArgs) -> u8 {
     let errors_shown = !args.silent || args.show_error;
-    let prepared = match prepare(args) {
+    let (prepared, mut cookies) = match prepare(args) {
         Ok(p) => p,
         Err(e) => {
             if errors_shown {
@@ -45,12 +78,24 @@ pub async fn run(args: &RequestArgs) -> u8 {
         }
     };
     let mut transfer = Transfer {
-        url_effective: prepared.url.to_string(),
+        url_effective: shown(&prepared.url),
         ..Transfer::default()
     };
     let start = Instant::now();
-    let result = execute(args, prepared, &mut transfer).await;
+    let mut result = execute(args, prepared, &mut transfer, &mut cookies.known).await;
     transfer.total = start.elapsed();
+    // As curl, the jar is written whatever happened to the transfer.
+    if let (Some(path), Some(jar)) = (&args.cookie_jar, &cookies.jar) {
+        let all = crate::cookies::from_jar(jar, &cookies.known);
+        if let Err(e) = crate::cookies::write_jar(path, &all) {
+            let e = CliError::Local(format!("-c: cannot write {}: {e}", path.display()));
+            match &result {
+                Ok(()) => result = Err(e),
+                Err(_) if errors_shown => eprintln!("ferry: {e}"),
+                Err(_) => {}
+            }
+        }
+    }
     let code = match &result {
         Ok(()) => OK,
         Err(e) => e.code(),
@@ -112,7 +157,7 @@ fn secs(value: f64, flag: &str) -> Result<Duration, CliError> {
         .map_err(|_| usage(format!("{flag} wants a number of seconds, got {value}")))
 }
 
-fn prepare(args: &RequestArgs) -> Result<Prepared, CliError> {
+fn prepare(args: &RequestArgs) -> Result<(Prepared, Cookies), CliError> {
     let pos = split_positionals(&args.args)?;
     let mut url = Url::parse(&complete_url(&pos.url)).map_err(|e| {
         // The URL as typed may carry a password: name the problem, not the text.
@@ -188,50 +233,47 @@ fn prepare(args: &RequestArgs) -> Result<Prepared, CliError> {
         add(&mut headers, "Accept", accept, "body")?;
     }
 
-    // Origin credentials: -u, else the URL's user info (which is then taken
-    // out of the URL, so that it is never sent or printed as part of it).
+    // Origin credentials: -u, else the URL's user info. The library takes
+    // the URL's by itself; they are named here only for the scheme flags.
+    let scheme = [
+        (args.digest, AuthScheme::Digest),
+        (args.ntlm, AuthScheme::Ntlm),
+        (args.anyauth, AuthScheme::Any),
+    ]
+    .into_iter()
+    .find_map(|(on, scheme)| on.then_some(scheme))
+    .unwrap_or(AuthScheme::Basic);
     let url_user = (!url.username().is_empty() || url.password().is_some()).then(|| {
         (
             percent_decode(url.username()),
             percent_decode(url.password().unwrap_or("")),
         )
     });
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    let user = args.user.as_deref().map(split_user).or(url_user);
-    if let Some((u, p)) = user {
-        if !headers.contains_key(header::AUTHORIZATION) {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-            add(
-                &mut headers,
-                "Authorization",
-                &format!("Basic {token}"),
-                "-u/--user",
-            )?;
-        }
-    }
+    let auth = args
+        .user
+        .as_deref()
+        .map(split_user)
+        .or(url_user)
+        .map(|(user, pass)| OriginAuth { user, pass, scheme });
 
-    let mut jar = Vec::new();
-    if let Some(cookie) = &args.cookie {
+    // The cookie engine: on with -b or -c, as in curl. A `-b` string is a
+    // header as given; a `-b` file fills the jar, which then sends what
+    // applies to each hop and keeps what each hop sets.
+    let engine = args.cookie.is_some() || args.cookie_jar.is_some();
+    let jar = engine.then(|| Arc::new(Jar::default()));
+    let mut known = Vec::new();
+    if let (Some(cookie), Some(jar)) = (&args.cookie, &jar) {
         if cookie.contains('=') {
             add(&mut headers, "Cookie", cookie.trim(), "-b/--cookie")?;
         } else {
             match std::fs::read_to_string(cookie) {
-                Ok(text) => jar = cookies::read_jar(&text),
+                Ok(text) => known = cookies::read_jar(&text),
                 Err(e) if !args.silent => {
                     eprintln!("ferry: warning: -b {cookie}: {e}; no cookies sent");
                 }
                 Err(_) => {}
             }
-            let path = if url.path().is_empty() {
-                "/"
-            } else {
-                url.path()
-            };
-            let host = url.host_str().unwrap_or("").trim_matches(['[', ']']);
-            if let Some(value) = cookies::header_for(&jar, host, path, url.scheme() == "https") {
-                add(&mut headers, "Cookie", &value, "-b/--cookie")?;
-            }
+            cookies::fill_jar(jar, &known);
         }
     }
 
@@ -244,8 +286,21 @@ fn prepare(args: &RequestArgs) -> Result<Prepared, CliError> {
     };
 
     let mut builder = Client::builder().user_agent(USER_AGENT);
-    builder = apply_proxy_args(builder, &args.proxy)?;
-    builder = builder.max_redirects(if args.location { args.max_redirs } else { 0 });
+    builder = apply_proxy_args(builder, &args.proxy, &url)?;
+    builder = builder.redirect(if args.location {
+        Policy::limited(args.max_redirs)
+    } else {
+        Policy::none()
+    });
+    builder = match &jar {
+        Some(jar) => builder.cookie_provider(jar.clone()),
+        None => builder.cookie_store(false),
+    };
+    if let Some(path) = &args.netrc_file {
+        builder = builder.netrc_file(path);
+    } else if args.netrc || args.netrc_optional {
+        builder = builder.netrc(true);
+    }
     if let Some(t) = args.max_time {
         builder = builder.timeout(secs(t, "-m/--max-time")?);
     }
@@ -258,6 +313,8 @@ fn prepare(args: &RequestArgs) -> Result<Prepared, CliError> {
             .tls_handshake_timeout(d);
     }
     if let Some(path) = &args.cacert {
+        // As curl: the file replaces the system's CAs, it does not add to them.
+        builder = builder.tls_built_in_root_certs(false);
         for cert in read_certs(path, "--cacert")? {
             builder = builder.add_root_certificate(cert);
         }
@@ -265,16 +322,30 @@ fn prepare(args: &RequestArgs) -> Result<Prepared, CliError> {
     if args.insecure {
         builder = builder.danger_accept_invalid_certs(true);
     }
+    if let Some(cert) = &args.cert {
+        builder = builder.identity(read_identity(cert, args.key.as_deref(), "--cert")?);
+    }
+    if args.tlsv1_3 {
+        builder = builder.min_tls_version(TlsVersion::Tls13);
+    }
+    if args.http2_prior_knowledge {
+        builder = builder.http2_prior_knowledge();
+    }
+    if args.http1_1 {
+        builder = builder.http1_only();
+    }
     let client = builder.build()?;
 
-    Ok(Prepared {
+    let prepared = Prepared {
         client,
         method,
         url,
         headers,
         body,
-        jar,
-    })
+        auth,
+        bearer: args.oauth2_bearer.clone(),
+    };
+    Ok((prepared, Cookies { jar, known }))
 }
 
 /// A `-d` value: text, `@file` or `@-` (stdin). curl strips line ends from
@@ -319,6 +390,7 @@ async fn execute(
     args: &RequestArgs,
     prepared: Prepared,
     transfer: &mut Transfer,
+    known: &mut Vec<Cookie>,
 ) -> Result<(), CliError> {
     let Prepared {
         client,
@@ -326,13 +398,14 @@ async fn execute(
         url,
         headers,
         body,
-        mut jar,
+        auth,
+        bearer,
     } = prepared;
     let verbose = args.verbose;
     if verbose {
         match client.route_for(&url) {
             Ok(d) => {
-                eprintln!("* route: {} ({})", d.line(), route_kind(d.route().kind()));
+                eprintln!("* route: {} ({})", d.line(), route_kind(d.route()));
                 eprintln!("* why: {}", explain_reason(d.reason(), &args.proxy));
             }
             Err(e) => eprintln!("* route: undecidable: {e}"),
@@ -344,6 +417,12 @@ async fn execute(
         .headers(headers.clone());
     if let Some(b) = body {
         builder = builder.body(b);
+    }
+    if let Some(a) = &auth {
+        builder = builder.auth(&a.user, &a.pass, a.scheme);
+    }
+    if let Some(token) = &bearer {
+        builder = builder.bearer_auth(token);
     }
     let mut resp = match builder.send().await {
         Ok(r) => r,
@@ -360,7 +439,8 @@ async fn execute(
     transfer.tunnel_status = resp.tunnel_status();
     transfer.proxy_used = !resp.route().is_direct();
     transfer.num_connects = u32::from(!resp.connection_reused());
-    transfer.url_effective = resp.url().to_string();
+    transfer.url_effective = shown(resp.url());
+    transfer.num_redirects = resp.history().len();
     transfer.remote = resp.remote_addr();
     transfer.http_version = show::version_str(resp.version())
         .trim_start_matches("HTTP/")
@@ -373,10 +453,29 @@ async fn execute(
         .to_owned();
 
     if verbose {
-        show_conversation(&resp, &method, &headers, body_len);
+        // Credentials go to the first URL's origin only, never after a
+        // redirect to another one.
+        let same_origin = resp.url().origin() == url.origin();
+        let origin_auth = match (&bearer, &auth) {
+            (Some(_), _) => Some(ShownAuth::Sent),
+            (None, Some(a)) => Some(match a.scheme {
+                AuthScheme::Basic | AuthScheme::Any => ShownAuth::Sent,
+                scheme => ShownAuth::OnChallenge(scheme),
+            }),
+            (None, None) => None,
+        }
+        .filter(|_| same_origin);
+        let sent = Sent {
+            method: &method,
+            headers: &headers,
+            body_len,
+            origin_auth,
+        };
+        show_conversation(&resp, &sent);
     }
 
-    if let Some(path) = &args.cookie_jar {
+    if args.cookie_jar.is_some() {
+        // Attributes the jar does not report (Secure, Expires...) for -c.
         let host = resp.url().host_str().unwrap_or("").to_owned();
         for value in resp.headers().get_all(header::SET_COOKIE) {
             if let Some(c) = value
@@ -384,11 +483,9 @@ async fn execute(
                 .ok()
                 .and_then(|v| cookies::parse_set_cookie(v, &host))
             {
-                cookies::store(&mut jar, c);
+                known.push(c);
             }
         }
-        cookies::write_jar(path, &jar)
-            .map_err(|e| CliError::Local(format!("-c: cannot write {}: {e}", path.display())))?;
     }
 
     let status = resp.status();
@@ -450,12 +547,22 @@ fn write_error(e: std::io::Error) -> CliError {
     CliError::Local(format!("writing the output: {e}"))
 }
 
-fn route_kind(kind: RouteKind) -> &'static str {
-    match kind {
-        RouteKind::Direct => "direct",
+/// How a route carries the request, in words.
+pub fn route_kind(route: &Route) -> String {
+    let hops = route.hops().len();
+    let how = match route.kind() {
+        RouteKind::Direct => return "direct".to_owned(),
         RouteKind::Forward => "forwarded: the proxy makes the request",
+        RouteKind::Tunnel if route.proxy().is_some_and(|p| p.scheme().is_socks()) => {
+            "SOCKS tunnel through the proxy"
+        }
         RouteKind::Tunnel => "CONNECT tunnel through the proxy",
-        _ => "other",
+        _ => "through the proxy",
+    };
+    if hops > 1 {
+        format!("{how}, reached through a chain of {hops} proxies")
+    } else {
+        how.to_owned()
     }
 }
 
@@ -576,9 +683,45 @@ fn show_refusal(e: &ferry::Error) {
     }
 }
 
-/// `-v` after a response: the connection, the CONNECT exchange, TLS, and
-/// both heads, with credentials as `***`.
-fn show_conversation(resp: &Response, method: &Method, sent: &HeaderMap, body_len: Option<usize>) {
+/// What the command asked to send, for `-v`.
+struct Sent<'a> {
+    method: &'a Method,
+    headers: &'a HeaderMap,
+    body_len: Option<usize>,
+    /// The origin credentials that apply to the final URL.
+    origin_auth: Option<ShownAuth>,
+}
+
+/// How `-v` shows the origin's `Authorization`, which the library adds.
+#[derive(Clone, Copy)]
+enum ShownAuth {
+    /// Sent from the first request on (Basic, a bearer token).
+    Sent,
+    /// Sent in answer to a 401 (Digest, NTLM).
+    OnChallenge(AuthScheme),
+}
+
+/// `-v` after a response: the redirects, the connection, the CONNECT
+/// exchange, TLS, and both heads, with credentials as `***`.
+fn show_conversation(resp: &Response, sent: &Sent<'_>) {
+    let Sent {
+        method,
+        headers: sent_headers,
+        body_len,
+        origin_auth,
+    } = *sent;
+    let sent = sent_headers;
+    let history = resp.history();
+    for (i, hop) in history.iter().enumerate() {
+        eprintln!(
+            "* redirect {}: {} answered with a redirect",
+            i + 1,
+            shown(hop)
+        );
+    }
+    if !history.is_empty() {
+        eprintln!("* followed to {}", shown(resp.url()));
+    }
     let route = resp.route();
     let reused = if resp.connection_reused() {
         "reused connection"
@@ -615,7 +758,7 @@ fn show_conversation(resp: &Response, method: &Method, sent: &HeaderMap, body_le
     let forward = route.kind() == RouteKind::Forward;
     let h2 = resp.version() == ferry::Version::HTTP_2;
     let target = if forward {
-        url.as_str().to_owned()
+        shown(url)
     } else {
         match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -647,6 +790,16 @@ fn show_conversation(resp: &Response, method: &Method, sent: &HeaderMap, body_le
     if let Some(n) = body_len.filter(|_| !sent.contains_key(header::CONTENT_LENGTH)) {
         lines.push(("Content-Length".into(), n.to_string()));
     }
+    if !sent.contains_key(header::AUTHORIZATION) {
+        match origin_auth {
+            Some(ShownAuth::Sent) => lines.push(("Authorization".into(), "***".into())),
+            Some(ShownAuth::OnChallenge(scheme)) => lines.push((
+                "Authorization".into(),
+                format!("*** ({scheme:?}, in answer to the origin's 401)"),
+            )),
+            None => {}
+        }
+    }
     let proxy_creds = route.proxy().is_some_and(|p| p.credentials().is_some());
     if forward && proxy_creds {
         lines.push(("Proxy-Authorization".into(), "***".into()));
@@ -671,7 +824,7 @@ fn show_conversation(resp: &Response, method: &Method, sent: &HeaderMap, body_le
         ("dns", t.dns),
         ("connect", t.connect),
         ("proxy TLS", t.proxy_tls),
-        ("CONNECT", t.tunnel),
+        (show::tunnel_phase(route), t.tunnel),
         ("TLS", t.tls),
     ] {
         if let Some(d) = d {

@@ -6,6 +6,7 @@ use ferry::{Client, RouteKind, Url};
 use crate::cli::RouteArgs;
 use crate::exit::{usage, CliError};
 use crate::items::complete_url;
+use crate::request::route_kind;
 use crate::settings::{apply_proxy_args, explain_reason};
 
 /// Decides and prints; the error names the unusable setting.
@@ -16,16 +17,14 @@ pub fn run(args: &RouteArgs) -> Result<(), CliError> {
     // below can show it.
     let _ = url.set_username("");
     let _ = url.set_password(None);
-    let builder = apply_proxy_args(Client::builder(), &args.proxy)?;
+    let builder = apply_proxy_args(Client::builder(), &args.proxy, &url)?;
     let client = builder.build()?;
     let decision = client.route_for(&url)?;
     println!("{}", decision.line());
     if args.explain {
         let how = match decision.route().kind() {
-            RouteKind::Direct => "straight to the origin",
-            RouteKind::Forward => "forwarded: the proxy makes the request",
-            RouteKind::Tunnel => "through a CONNECT tunnel to the origin",
-            _ => "through the proxy",
+            RouteKind::Direct => "straight to the origin".to_owned(),
+            _ => route_kind(decision.route()),
         };
         eprintln!("route: {how}");
         eprintln!("rule: {}", explain_reason(decision.reason(), &args.proxy));

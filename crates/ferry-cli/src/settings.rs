@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ferry::{Certificate, ClientBuilder, Proxy, ProxyUrl};
+use ferry::{AuthScheme, Certificate, Client, ClientBuilder, Identity, Proxy, ProxyUrl, Url};
 
 use crate::cli::ProxyArgs;
 use crate::exit::{usage, CliError};
@@ -19,49 +19,92 @@ const PROXY_VARS: [&str; 6] = [
     "ALL_PROXY",
 ];
 
-/// Applies the proxy options to `builder`.
+/// Applies the proxy options to `builder`, for requests to `url` (which
+/// `--preproxy` needs when the proxy behind it comes from the environment).
 pub fn apply_proxy_args(
+    builder: ClientBuilder,
+    args: &ProxyArgs,
+    url: &Url,
+) -> Result<ClientBuilder, CliError> {
+    let pre = match &args.preproxy {
+        Some(p) => Some(parse_proxy(p, "--preproxy")?),
+        None => None,
+    };
+    let mut builder = apply_routes(builder, args, pre.as_ref())?;
+    if let Some(pre) = pre {
+        if let Some(chain) = env_chain(args, url, pre)? {
+            builder = builder.proxy(chain);
+        }
+    }
+
+    let scheme = [
+        (args.proxy_basic, AuthScheme::Basic),
+        (args.proxy_digest, AuthScheme::Digest),
+        (args.proxy_ntlm, AuthScheme::Ntlm),
+        (args.proxy_anyauth, AuthScheme::Any),
+    ]
+    .into_iter()
+    .find_map(|(on, scheme)| on.then_some(scheme));
+    if let Some(scheme) = scheme {
+        builder = builder.proxy_auth(scheme);
+    }
+    if args.proxytunnel {
+        builder = builder.proxy_tunnel(true);
+    }
+    if let Some(path) = &args.proxy_cacert {
+        // As curl: the file replaces the system's CAs, it does not add to them.
+        builder = builder.proxy_tls_built_in_root_certs(false);
+        for cert in read_certs(path, "--proxy-cacert")? {
+            builder = builder.add_proxy_root_certificate(cert);
+        }
+    }
+    if args.proxy_insecure {
+        builder = builder.danger_accept_invalid_proxy_certs(true);
+    }
+    if let Some(cert) = &args.proxy_cert {
+        let identity = read_identity(cert, args.proxy_key.as_deref(), "--proxy-cert")?;
+        builder = builder.proxy_identity(identity);
+    }
+    for h in &args.proxy_header {
+        let (name, value) = split_header(h, "--proxy-header")?;
+        builder = builder.proxy_header(name, value);
+    }
+    Ok(builder)
+}
+
+/// The proxy map and the environment: `-x` and the SOCKS flags, `--proxies`,
+/// `--noproxy`, and `-U` for every proxy named. With a pre-proxy, each proxy
+/// of the map becomes a chain behind it.
+fn apply_routes(
     mut builder: ClientBuilder,
     args: &ProxyArgs,
+    pre: Option<&ProxyUrl>,
 ) -> Result<ClientBuilder, CliError> {
-    if args.preproxy.is_some() {
-        return Err(usage(
-            "--preproxy is not supported yet: proxy chains come with a later version of ferry",
-        ));
-    }
     let creds = args.proxy_user.as_deref().map(split_user);
-    let with_creds = |p: Proxy| match &creds {
-        Some((user, pass)) => p.basic_auth(user, pass),
-        None => p,
+    let entry = |key: &str, proxy: ProxyUrl| -> Result<Proxy, CliError> {
+        let p = match pre {
+            Some(pre) => Proxy::chain([pre.clone(), proxy])?.for_key(key),
+            None => Proxy::custom(key, proxy)?,
+        };
+        // The last hop's credentials: the proxy's, never the pre-proxy's.
+        Ok(match &creds {
+            Some((user, pass)) => p.basic_auth(user, pass),
+            None => p,
+        })
     };
 
-    let singles = [
-        ("-x/--proxy", None, &args.proxy),
-        ("--socks4", Some("socks4"), &args.socks4),
-        ("--socks4a", Some("socks4a"), &args.socks4a),
-        ("--socks5", Some("socks5"), &args.socks5),
-        ("--socks5-hostname", Some("socks5h"), &args.socks5_hostname),
-    ];
-    for (flag, scheme, value) in singles {
-        let Some(value) = value else { continue };
+    match single_proxy(args)? {
         // curl's `-x ""`: no proxy at all, whatever the environment says.
-        if value.trim().is_empty() {
-            builder = builder.proxy(Proxy::direct("all"));
-            continue;
-        }
-        let url = match scheme {
-            Some(s) => format!("{s}://{}", value.trim()),
-            None => value.clone(),
-        };
-        let proxy = parse_proxy(&url, flag)?;
-        builder = builder.proxy(with_creds(Proxy::all(proxy)?));
+        Some(None) => builder = builder.proxy(Proxy::direct("all")),
+        Some(Some(proxy)) => builder = builder.proxy(entry("all", proxy)?),
+        None => {}
     }
 
-    for entry in &args.proxies {
-        let Some((key, value)) = entry.split_once('=') else {
+    for e in &args.proxies {
+        let Some((key, value)) = e.split_once('=') else {
             return Err(usage(format!(
                 "--proxies wants KEY=URL (e.g. https=http://proxy:3128), got {:?}",
-                redact_entry(entry)
+                redact_entry(e)
             )));
         };
         let (key, value) = (key.trim(), value.trim());
@@ -69,7 +112,7 @@ pub fn apply_proxy_args(
             builder = builder.proxy(Proxy::direct(key));
         } else {
             let proxy = parse_proxy(value, &format!("--proxies {key}"))?;
-            builder = builder.proxy(with_creds(Proxy::custom(key, proxy)?));
+            builder = builder.proxy(entry(key, proxy)?);
         }
     }
 
@@ -80,22 +123,51 @@ pub fn apply_proxy_args(
         let list = args.noproxy.clone();
         builder = builder.env_lookup(move |name| env_value(name, list.as_deref(), creds.as_ref()));
     }
-    if args.proxytunnel {
-        builder = builder.proxy_tunnel(true);
-    }
-    if let Some(path) = &args.proxy_cacert {
-        for cert in read_certs(path, "--proxy-cacert")? {
-            builder = builder.add_proxy_root_certificate(cert);
-        }
-    }
-    if args.proxy_insecure {
-        builder = builder.danger_accept_invalid_proxy_certs(true);
-    }
-    for h in &args.proxy_header {
-        let (name, value) = split_header(h, "--proxy-header")?;
-        builder = builder.proxy_header(name, value);
-    }
     Ok(builder)
+}
+
+/// The proxy of `-x` or of a SOCKS flag (they exclude each other): `None`
+/// when none is given, `Some(None)` for `-x ""`.
+fn single_proxy(args: &ProxyArgs) -> Result<Option<Option<ProxyUrl>>, CliError> {
+    let singles = [
+        ("-x/--proxy", None, &args.proxy),
+        ("--socks4", Some("socks4"), &args.socks4),
+        ("--socks4a", Some("socks4a"), &args.socks4a),
+        ("--socks5", Some("socks5"), &args.socks5),
+        ("--socks5-hostname", Some("socks5h"), &args.socks5_hostname),
+    ];
+    for (flag, scheme, value) in singles {
+        let Some(value) = value else { continue };
+        if value.trim().is_empty() {
+            return Ok(Some(None));
+        }
+        let url = match scheme {
+            Some(s) => format!("{s}://{}", value.trim()),
+            None => value.clone(),
+        };
+        return parse_proxy(&url, flag).map(|p| Some(Some(p)));
+    }
+    Ok(None)
+}
+
+/// The chain for `--preproxy` when the options name no proxy for `url`:
+/// the pre-proxy in front of the environment's proxy for it, or alone when
+/// nothing names one (as curl). It serves every request of the command
+/// (redirects too), so that none bypasses the pre-proxy. `None` when the
+/// options already chained the URL's proxy, or when the URL goes direct on
+/// purpose (a no-proxy entry, a `DIRECT` key, `-x ""`).
+fn env_chain(args: &ProxyArgs, url: &Url, pre: ProxyUrl) -> Result<Option<Proxy>, CliError> {
+    let probe = apply_routes(Client::builder(), args, Some(&pre))?.build()?;
+    let decision = probe.route_for(url)?;
+    let hops = decision.route().hops();
+    let chain = match hops {
+        // From the environment: a variable names one proxy.
+        [env] => Proxy::chain([pre, env.clone()])?,
+        // The library tells "nothing configured" from "exempted" only in words.
+        [] if decision.reason().starts_with("no proxy configured") => Proxy::chain([pre])?,
+        _ => return Ok(None),
+    };
+    Ok(Some(chain))
 }
 
 /// The library's reason for a route, in the command's terms: which flag set
@@ -128,9 +200,17 @@ pub fn explain_reason(reason: &str, args: &ProxyArgs) -> String {
     .into_iter()
     .find(|(_, v)| v.is_some())
     .map(|(flag, _)| flag);
+    let pre = if args.preproxy.is_some() {
+        "--preproxy and "
+    } else {
+        ""
+    };
     match (from_proxies, single) {
-        (true, _) => format!("{reason} (from --proxies)"),
-        (false, Some(flag)) if key == "all" => format!("{reason} (from {flag})"),
+        (true, _) => format!("{reason} (from {pre}--proxies)"),
+        (false, Some(flag)) if key == "all" => format!("{reason} (from {pre}{flag})"),
+        (false, None) if key == "all" && !pre.is_empty() => format!(
+            "{reason} (from --preproxy, in front of the environment's proxy for the URL if any)"
+        ),
         _ => reason.to_owned(),
     }
 }
@@ -237,6 +317,21 @@ pub fn read_certs(path: &Path, flag: &str) -> Result<Vec<Certificate>, CliError>
     Ok(certs)
 }
 
+/// A client certificate: `cert` (PEM), with its key from `key` or, without
+/// it, from the same file.
+pub fn read_identity(cert: &Path, key: Option<&Path>, flag: &str) -> Result<Identity, CliError> {
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| usage(format!("{flag}: cannot read {}: {e}", path.display())))
+    };
+    let mut pem = read(cert)?;
+    if let Some(key) = key {
+        pem.push(b'\n');
+        pem.extend(read(key)?);
+    }
+    Identity::from_pem(&pem).map_err(|e| usage(format!("{flag}: {}: {e}", cert.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +378,28 @@ mod tests {
         assert_eq!(
             explain_reason("environment variable HTTPS_PROXY -> http://e:3", &args),
             "environment variable HTTPS_PROXY -> http://e:3"
+        );
+    }
+
+    #[test]
+    fn reasons_name_the_preproxy() {
+        let args = ProxyArgs {
+            socks5_hostname: Some("s:1".into()),
+            preproxy: Some("socks5h://pre:1".into()),
+            ..ProxyArgs::default()
+        };
+        assert_eq!(
+            explain_reason("client map key \"all\" -> a -> b", &args),
+            "client map key \"all\" -> a -> b (from --preproxy and --socks5-hostname)"
+        );
+        let args = ProxyArgs {
+            preproxy: Some("socks5h://pre:1".into()),
+            ..ProxyArgs::default()
+        };
+        assert!(
+            explain_reason("client map key \"all\" -> a", &args).ends_with(
+                "(from --preproxy, in front of the environment's proxy for the URL if any)"
+            )
         );
     }
 

@@ -65,6 +65,16 @@ pub fn paint(style: Style, text: &str) -> String {
     }
 }
 
+/// The name of the tunnel-opening phase of a route's timings: the last
+/// hop's handshake (`CONNECT`, or SOCKS).
+pub fn tunnel_phase(route: &ferry::Route) -> &'static str {
+    if route.proxy().is_some_and(|p| p.scheme().is_socks()) {
+        "SOCKS"
+    } else {
+        "CONNECT"
+    }
+}
+
 /// `HTTP/1.1`, `HTTP/2`... as curl prints them.
 pub fn version_str(v: Version) -> &'static str {
     match v {

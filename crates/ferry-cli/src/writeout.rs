@@ -25,6 +25,8 @@ pub struct Transfer {
     pub size_download: u64,
     /// The final URL, without user info.
     pub url_effective: String,
+    /// Redirects followed.
+    pub num_redirects: usize,
     /// The response's `Content-Type`.
     pub content_type: String,
     /// The first hop's address.
@@ -66,6 +68,7 @@ impl Transfer {
             "time_total" => secs(self.total),
             "proxy_used" => u8::from(self.proxy_used).to_string(),
             "num_connects" => self.num_connects.to_string(),
+            "num_redirects" => self.num_redirects.to_string(),
             "size_download" => self.size_download.to_string(),
             "speed_download" => {
                 let s = self.total.as_secs_f64();

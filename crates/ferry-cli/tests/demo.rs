@@ -19,11 +19,22 @@ fn demo_exits_0_and_shows_each_step() {
         "route   tunnel via http://127.0.0.1:",
         "reused connection",
         "route   tunnel via https://localhost:",
+        "route   tunnel via socks5h://127.0.0.1:",
+        "the proxy was asked for localhost:",
         "407 Proxy Authentication Required",
+        "it offers: Digest",
+        "without credentials -> 407",
+        "with Proxy-Authorization: Digest *** -> HTTP/1.1 200",
         "hint: the proxy answered in plain HTTP",
-        "All 5 steps behaved as expected.",
+        "All 6 steps behaved as expected.",
     ] {
         assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    for n in 1..=6 {
+        assert!(
+            stdout.contains(&format!("\n{n}. ")),
+            "step {n} missing:\n{stdout}"
+        );
     }
     assert!(!stdout.contains("lab-only-password"));
 }

@@ -133,7 +133,8 @@ fn usage_errors_are_2() {
         vec![],
         vec!["http://a/", "not-an-item"],
         vec!["ftp://a/"],
-        vec!["--preproxy", "http://p:1", "http://a/"],
+        vec!["--key", "k.pem", "http://a/"],
+        vec!["--cert", "/nonexistent/cert.pem", "http://a/"],
         vec!["-x", "http://p:1", "--socks5", "s:1", "http://a/"],
         vec!["http://a/", "x:=[broken"],
     ] {

@@ -51,6 +51,73 @@ const CASES: &[Case] = &[
         "PROXY socks4://s:1080",
     ),
     (
+        &["--socks5", "s:1080"],
+        &[],
+        "http://example.com/",
+        "PROXY socks5://s:1080",
+    ),
+    (
+        &["--socks4a", "u@s:9050"],
+        &[],
+        "https://example.com/",
+        "PROXY socks4a://s:9050",
+    ),
+    // --preproxy: a chain, the pre-proxy first.
+    (
+        &["--preproxy", "socks5h://s:1080", "-x", "http://p:3128"],
+        &[],
+        "https://example.com/",
+        "PROXY socks5h://s:1080 -> http://p:3128",
+    ),
+    (
+        &["--preproxy", "socks5h://s:1080", "--socks4a", "t:1081"],
+        &[],
+        "https://example.com/",
+        "PROXY socks5h://s:1080 -> socks4a://t:1081",
+    ),
+    (
+        &["--preproxy", "socks5h://s:1080"],
+        &[("HTTPS_PROXY", "http://env:1")],
+        "https://example.com/",
+        "PROXY socks5h://s:1080 -> http://env:1",
+    ),
+    (
+        &["--preproxy", "socks5h://s:1080"],
+        &[],
+        "https://example.com/",
+        "PROXY socks5h://s:1080",
+    ),
+    (
+        &[
+            "--preproxy",
+            "socks5h://s:1080",
+            "--proxies",
+            "https=http://q:2",
+        ],
+        &[],
+        "https://example.com/",
+        "PROXY socks5h://s:1080 -> http://q:2",
+    ),
+    (
+        &[
+            "--preproxy",
+            "socks5h://s:1080",
+            "-x",
+            "http://p:3128",
+            "--noproxy",
+            "example.com",
+        ],
+        &[],
+        "https://example.com/",
+        "DIRECT",
+    ),
+    (
+        &["--preproxy", "socks5h://s:1080"],
+        &[("HTTPS_PROXY", "http://env:1"), ("NO_PROXY", "example.com")],
+        "https://example.com/",
+        "DIRECT",
+    ),
+    (
         &["-x", "http://[::1]:8080"],
         &[],
         "http://example.com/",
@@ -248,6 +315,51 @@ fn explain_names_the_rule_on_stderr() {
         .args(["route", "--explain", "https://a/"])
         .env("https_proxy", "http://env:1"));
     assert!(outcome(&out).2.contains("environment variable https_proxy"));
+}
+
+#[test]
+fn explain_names_socks_and_chains() {
+    let out = run(ferry().args(["route", "--explain", "--socks5", "s:1080", "https://a/"]));
+    let (code, stdout, stderr) = outcome(&out);
+    assert_eq!((code, stdout.as_str()), (0, "PROXY socks5://s:1080\n"));
+    assert!(
+        stderr.contains("route: SOCKS tunnel through the proxy"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(from --socks5)"), "{stderr}");
+
+    let out = run(ferry().args([
+        "route",
+        "--explain",
+        "--preproxy",
+        "socks5h://pre-user:pre-pw@s:1080",
+        "-x",
+        "http://p:3128",
+        "-U",
+        "u:proxy-pw",
+        "https://a/",
+    ]));
+    let (code, stdout, stderr) = outcome(&out);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "PROXY socks5h://s:1080 -> http://p:3128\n")
+    );
+    assert!(
+        stderr.contains(
+            "route: CONNECT tunnel through the proxy, reached through a chain of 2 proxies"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(from --preproxy and -x/--proxy)"),
+        "{stderr}"
+    );
+    assert_no_secrets(&out, &["pre-pw", "pre-user", "proxy-pw"]);
+
+    let out = run(ferry().args(["route", "--preproxy", "gopher://s:1", "https://a/"]));
+    let (code, _, stderr) = outcome(&out);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("--preproxy"), "{stderr}");
 }
 
 #[test]

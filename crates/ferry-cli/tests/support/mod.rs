@@ -98,6 +98,18 @@ impl Lab {
             .block_on(async { LabProxy::builder().fault(fault).start().await })
     }
 
+    /// Runs `f` (which starts servers) on this lab's runtime.
+    pub fn spawn<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.rt.block_on(f)
+    }
+
+    /// A file in the lab's temporary directory, with these contents.
+    pub fn file(&self, name: &str, contents: &str) -> String {
+        let path = self._dir.path().join(name);
+        std::fs::write(&path, contents).expect("write a lab file");
+        path.to_str().expect("utf-8 temp path").to_owned()
+    }
+
     /// The CA file as an argument.
     pub fn ca(&self) -> &str {
         self.ca_file.to_str().expect("utf-8 temp path")
