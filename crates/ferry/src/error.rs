@@ -314,7 +314,7 @@ impl fmt::Display for Error {
         let inner = &self.inner;
         if let Some(hop) = &inner.hop {
             match hop.index {
-                Some(i) => write!(f, "proxy hop {i} ({}): ", hop.proxy)?,
+                Some((i, n)) => write!(f, "proxy hop {i} of {n} ({}): ", hop.proxy)?,
                 None => write!(f, "proxy {}: ", hop.proxy)?,
             }
         }

@@ -229,7 +229,8 @@ impl fmt::Debug for SecretValue {
 /// URL without credentials.
 #[derive(Clone, Debug)]
 pub(crate) struct HopLabel {
-    pub(crate) index: Option<usize>,
+    /// Position (from 1) and length of the chain, for chains only.
+    pub(crate) index: Option<(usize, usize)>,
     pub(crate) proxy: String,
 }
 
@@ -241,10 +242,11 @@ impl HopLabel {
         }
     }
 
-    /// Hop `i` of `hops`; the index is shown only for chains.
+    /// Hop `i` (from 0) of `hops`; the position is shown only for chains,
+    /// counted from 1 as people count.
     pub(crate) fn at(hops: &[ProxyUrl], i: usize) -> HopLabel {
         HopLabel {
-            index: (hops.len() > 1).then_some(i),
+            index: (hops.len() > 1).then_some((i + 1, hops.len())),
             proxy: hops[i].to_string(),
         }
     }

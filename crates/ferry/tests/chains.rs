@@ -93,7 +93,7 @@ async fn errors_name_the_failing_hop() {
     assert_eq!(err.kind(), Kind::TunnelRefused);
     let text = err.to_string();
     assert!(
-        text.starts_with(&format!("proxy hop 1 ({})", refusing.url())),
+        text.starts_with(&format!("proxy hop 2 of 2 ({})", refusing.url())),
         "{text}"
     );
 
@@ -101,7 +101,7 @@ async fn errors_name_the_failing_hop() {
     let chain = Proxy::chain([refusing.url(), first.url()]).unwrap();
     let client = builder(origin.ca()).proxy(chain).build().unwrap();
     let err = client.get(origin.http_url("/")).send().await.unwrap_err();
-    assert!(err.to_string().starts_with("proxy hop 0 "), "{err}");
+    assert!(err.to_string().starts_with("proxy hop 1 of 2 "), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
