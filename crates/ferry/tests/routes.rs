@@ -345,3 +345,45 @@ async fn many_keep_alive_requests_through_one_proxy_connection() {
     assert_eq!(proxy.connections(), 2);
     assert_eq!(client.idle_connections(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_and_max_idle_per_route() {
+    let origin = Origin::start().await;
+    let proxy = LabProxy::start().await;
+    let client = builder(origin.ca())
+        .http1_only()
+        .proxy(Proxy::all(proxy.url()).unwrap())
+        .pool_idle_timeout(Some(std::time::Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    client
+        .get(origin.https_url("/"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let late = client.get(origin.https_url("/")).send().await.unwrap();
+    assert!(
+        !late.connection_reused(),
+        "an idle connection past its timeout is not used"
+    );
+    late.bytes().await.unwrap();
+
+    let client = builder(origin.ca())
+        .http1_only()
+        .proxy(Proxy::all(proxy.url()).unwrap())
+        .pool_max_idle_per_route(1)
+        .build()
+        .unwrap();
+    // Two requests in flight need two connections; only one stays idle.
+    let (a, b) = tokio::join!(
+        client.get(origin.https_url("/delay/100")).send(),
+        client.get(origin.https_url("/delay/100")).send()
+    );
+    a.unwrap().bytes().await.unwrap();
+    b.unwrap().bytes().await.unwrap();
+    assert_eq!(client.idle_connections(), 1);
+}
