@@ -4,7 +4,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_proto::netrc::Netrc;
@@ -65,6 +65,7 @@ struct ClientRef {
     netrc: Option<Netrc>,
     h2_prior_knowledge: bool,
     decompress: bool,
+    last_route: Mutex<Option<Arc<Resolved>>>,
 }
 
 /// The route a URL would take, and why.
@@ -183,6 +184,49 @@ impl Client {
         })
     }
 
+    /// The route and target for `url`, from the one-entry cache when the
+    /// request has no proxy settings of its own and goes to the same origin
+    /// as the last one (the decision is a pure function of the client's
+    /// settings and the URL's scheme, host and port).
+    fn resolve(&self, request: Option<&ProxyMap>, url: &Url) -> Result<Arc<Resolved>, Error> {
+        let port = url.port_or_known_default();
+        if request.is_none() {
+            let last = self
+                .inner
+                .last_route
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = last.as_ref() {
+                if r.port == port && &*r.scheme == url.scheme() && Some(&*r.host) == url.host_str()
+                {
+                    return Ok(r.clone());
+                }
+            }
+        }
+        let target = Target::from_url(url)?;
+        let (route, _) = self.route(request, url, &target)?;
+        let authority = target.host_header();
+        let host_header = HeaderValue::try_from(authority.as_str())
+            .map_err(|e| Error::new(Kind::InvalidUrl, format!("bad host: {e}")).with_url(url))?;
+        let resolved = Arc::new(Resolved {
+            scheme: url.scheme().into(),
+            host: url.host_str().unwrap_or("").into(),
+            port,
+            route,
+            target,
+            authority,
+            host_header,
+        });
+        if request.is_none() {
+            *self
+                .inner
+                .last_route
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(resolved.clone());
+        }
+        Ok(resolved)
+    }
+
     /// The route for `url`, and the decision behind it (whose reason is
     /// only put into words when someone asks: not on the request path).
     fn route(
@@ -235,7 +279,10 @@ impl Client {
         let total = request.timeout.or(self.inner.total_timeout);
         let url = request.url.clone();
         let deadline = total.map(|d| Instant::now() + d);
-        let run = self.follow(request, deadline);
+        // Boxed: the request path's state machine is several kilobytes, and
+        // every caller (blocking block_on, user futures) would otherwise
+        // move it by value.
+        let run = Box::pin(self.follow(request, deadline));
         match total {
             None => run.await,
             Some(d) => match tokio::time::timeout(d, run).await {
@@ -334,12 +381,12 @@ impl Client {
     ) -> Result<Response, Error> {
         let start = Instant::now();
         let url = &req.url;
-        let target = Target::from_url(url)?;
-        let (route, _) = self.route(req.proxies.as_deref(), url, &target)?;
+        let resolved = self.resolve(req.proxies.as_deref(), url)?;
+        let (route, target) = (resolved.route.clone(), &resolved.target);
         // A Proxy-Authorization set by hand is for the proxy: it rides on the
         // CONNECT of a tunnel, on forwarded requests, and nowhere else.
         let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION).cloned();
-        let key = PoolKey::new(&route, &target, hand_auth.as_ref());
+        let key = PoolKey::new(&route, target, hand_auth.as_ref());
         let forward_to = match route.kind() {
             RouteKind::Forward => route.proxy(),
             _ => None,
@@ -417,7 +464,7 @@ impl Client {
                 )
                 .with_url(url));
             };
-            let target_form = request_target(req, &route, &target, h2);
+            let target_form = request_target(req, &route, &resolved.authority, h2);
             // Digest hashes the request-target: absolute-form to a forwarding
             // proxy, the path otherwise (HTTP/2 sends it as :path).
             let auth_uri = match route.kind() {
@@ -432,7 +479,7 @@ impl Client {
                 req,
                 &target_form,
                 &route,
-                &target,
+                &resolved.host_header,
                 h2,
                 this_body,
                 proxy_auth,
@@ -667,21 +714,22 @@ impl Client {
         req: &Request,
         target_form: &str,
         route: &Route,
-        target: &Target,
+        host_header: &HeaderValue,
         h2: bool,
         body: Body,
         proxy_auth: Option<&HeaderValue>,
     ) -> Result<http::Request<Body>, Error> {
         let forward = route.kind() == RouteKind::Forward;
-        let mut headers =
-            HeaderMap::with_capacity(self.inner.default_headers.len() + req.headers.len() + 2);
-        for (name, value) in &self.inner.default_headers {
-            if !req.headers.contains_key(name) {
+        // Start from a copy of the defaults (one allocation, no rehashing);
+        // a request's own header replaces the default of that name.
+        let mut headers = self.inner.default_headers.clone();
+        if !req.headers.is_empty() {
+            for name in req.headers.keys() {
+                headers.remove(name);
+            }
+            for (name, value) in &req.headers {
                 headers.append(name.clone(), value.clone());
             }
-        }
-        for (name, value) in &req.headers {
-            headers.append(name.clone(), value.clone());
         }
         if self.inner.decompress
             && !headers.contains_key(header::ACCEPT_ENCODING)
@@ -690,9 +738,7 @@ impl Client {
             headers.insert(header::ACCEPT_ENCODING, ACCEPT_ENCODING);
         }
         if !h2 && !headers.contains_key(header::HOST) {
-            let host = HeaderValue::try_from(target.host_header())
-                .map_err(|e| Error::new(Kind::InvalidUrl, format!("bad host: {e}")))?;
-            headers.insert(header::HOST, host);
+            headers.insert(header::HOST, host_header.clone());
         }
         if h2 {
             headers.remove(header::HOST);
@@ -723,14 +769,31 @@ impl Client {
 /// The request-target as sent: absolute-form to a forwarding proxy (and for
 /// HTTP/2's pseudo-headers), origin-form otherwise. Never user info or a
 /// fragment.
-fn request_target(req: &Request, route: &Route, target: &Target, h2: bool) -> String {
+fn request_target(req: &Request, route: &Route, authority: &str, h2: bool) -> String {
     let url = &req.url;
     let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
     if route.kind() == RouteKind::Forward || h2 {
-        format!("{}://{}{}", url.scheme(), target.host_header(), path)
+        let mut out = String::with_capacity(url.scheme().len() + 3 + authority.len() + path.len());
+        out.push_str(url.scheme());
+        out.push_str("://");
+        out.push_str(authority);
+        out.push_str(path);
+        out
     } else {
         path.to_owned()
     }
+}
+
+/// What the request path needs to know about an origin, decided once.
+struct Resolved {
+    scheme: Box<str>,
+    host: Box<str>,
+    port: Option<u16>,
+    route: Route,
+    target: Target,
+    /// `host[:port]` as in `Host` and absolute-form targets.
+    authority: String,
+    host_header: HeaderValue,
 }
 
 /// Reads a proxy's 407 body to its end so that the connection can carry the
@@ -1392,6 +1455,7 @@ impl<F> ClientBuilder<F> {
                 netrc,
                 h2_prior_knowledge: self.h2_prior_knowledge,
                 decompress: self.decompress,
+                last_route: Mutex::new(None),
             }),
         })
     }

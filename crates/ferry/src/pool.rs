@@ -84,7 +84,10 @@ struct Idle {
 
 pub(crate) struct Pool {
     config: PoolConfig,
-    idle: Mutex<HashMap<PoolKey, Vec<Idle>>>,
+    // foldhash: keys are hashed on every check-out and check-in, and SipHash
+    // was a visible part of the per-request cost; foldhash is seeded per
+    // process, so keys from URLs cannot be aimed at collisions cheaply.
+    idle: Mutex<HashMap<PoolKey, Vec<Idle>, foldhash::fast::RandomState>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -101,7 +104,7 @@ impl Pool {
     pub(crate) fn new(config: PoolConfig) -> Pool {
         Pool {
             config,
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::default()),
         }
     }
 

@@ -5,6 +5,7 @@
 //! is decided in exactly one place.
 
 use std::fmt;
+use std::sync::Arc;
 
 use ferry_proto::ProxyUrl;
 use http::HeaderValue;
@@ -23,8 +24,9 @@ pub(crate) enum Scheme {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Target {
     pub(crate) scheme: Scheme,
-    /// Lower-case name (punycode) or IP literal without brackets.
-    pub(crate) host: String,
+    /// Lower-case name (punycode) or IP literal without brackets. Shared:
+    /// the target is cloned into every pool key.
+    pub(crate) host: Arc<str>,
     pub(crate) port: u16,
 }
 
@@ -51,7 +53,11 @@ impl Target {
             Scheme::Http => 80,
             Scheme::Https => 443,
         });
-        Ok(Target { scheme, host, port })
+        Ok(Target {
+            scheme,
+            host: host.into(),
+            port,
+        })
     }
 
     pub(crate) fn is_https(&self) -> bool {
@@ -76,16 +82,19 @@ impl Target {
 
     /// The `Host` header value: the port only when it is not the default.
     pub(crate) fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
+        let mut out = String::with_capacity(self.host.len() + 8);
+        if self.host.contains(':') {
+            out.push('[');
+            out.push_str(&self.host);
+            out.push(']');
         } else {
-            self.host.clone()
-        };
-        if self.port == self.default_port() {
-            host
-        } else {
-            format!("{host}:{}", self.port)
+            out.push_str(&self.host);
         }
+        if self.port != self.default_port() {
+            out.push(':');
+            out.push_str(itoa::Buffer::new().format(self.port));
+        }
+        out
     }
 }
 
@@ -108,21 +117,25 @@ pub enum RouteKind {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Route {
     kind: RouteKind,
-    hops: Vec<ProxyUrl>,
+    /// Shared: the route is cloned into pool keys and responses.
+    hops: Arc<[ProxyUrl]>,
 }
 
 impl Route {
     pub(crate) fn direct() -> Route {
         Route {
             kind: RouteKind::Direct,
-            hops: Vec::new(),
+            hops: Arc::new([]),
         }
     }
 
     /// A route through `hops` (never empty), in order.
     pub(crate) fn via(kind: RouteKind, hops: Vec<ProxyUrl>) -> Route {
         debug_assert!(!hops.is_empty());
-        Route { kind, hops }
+        Route {
+            kind,
+            hops: hops.into(),
+        }
     }
 
     /// Direct, forward or tunnel.
@@ -186,11 +199,11 @@ impl fmt::Debug for Route {
 pub(crate) enum PoolKey {
     Direct(Target),
     /// Forwarding through the last of these hops.
-    Forward(Vec<ProxyUrl>),
+    Forward(Arc<[ProxyUrl]>),
     /// A tunnel through these hops to the target. The last field is a
     /// `Proxy-Authorization` set by hand on the request: it authenticated
     /// the tunnel, so it is part of the tunnel's identity.
-    Tunnel(Vec<ProxyUrl>, Target, Option<SecretValue>),
+    Tunnel(Arc<[ProxyUrl]>, Target, Option<SecretValue>),
 }
 
 impl PoolKey {

@@ -436,7 +436,7 @@ mod tests {
             .start()
             .await;
         let key = PoolKey::Tunnel(
-            vec![ProxyUrl::parse(proxy.url()).unwrap()],
+            vec![ProxyUrl::parse(proxy.url()).unwrap()].into(),
             Target {
                 scheme: Scheme::Http,
                 host: "127.0.0.1".into(),
