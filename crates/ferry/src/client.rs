@@ -475,6 +475,7 @@ impl Client {
                 session.prepare(req.method.as_str(), auth_uri);
             }
             let proxy_auth = auth.as_ref().and_then(AuthSession::header);
+            let sent_proxy_credentials = proxy_auth.is_some() || hand_auth.is_some();
             let mut request = self.http_request(
                 req,
                 &target_form,
@@ -533,6 +534,28 @@ impl Client {
                     return Err(request_error(error, &route, &conn, url));
                 }
             };
+            // Some proxies (tinyproxy) refuse wrong proxy credentials with
+            // 401 instead of 407. A forwarded response that the origin sent
+            // carries the proxy's Via (RFC 9110 requires it); a 401 without
+            // one, answering proxy credentials, is the proxy's own refusal.
+            if let (StatusCode::UNAUTHORIZED, Some(proxy), true) =
+                (resp.status(), forward_to, sent_proxy_credentials)
+            {
+                if !resp.headers().contains_key(header::VIA) {
+                    let (parts, incoming) = resp.into_parts();
+                    let (body, complete) = drain_capped(incoming, self.inner.read_timeout).await;
+                    let response = ProxyResponse {
+                        status: parts.status,
+                        reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
+                        headers: parts.headers,
+                        body,
+                        truncated: !complete,
+                    };
+                    return Err(auth_error(response, GiveUp::Rejected)
+                        .with_url(url)
+                        .with_hop(HopLabel::of(proxy)));
+                }
+            }
             if let Some(jar) = &self.inner.cookies {
                 if resp.status() != StatusCode::PROXY_AUTHENTICATION_REQUIRED {
                     jar.store_response(resp.headers(), url);

@@ -362,3 +362,49 @@ async fn tls_handshake_and_read_timeouts_name_their_phase() {
         .unwrap_err();
     assert_eq!(err.timeout_phase(), Some(TimeoutPhase::Read), "{err}");
 }
+
+/// tinyproxy answers wrong proxy credentials with 401, not 407: a 401 to a
+/// forwarded request that carried proxy credentials and has no Via (which
+/// a proxy adds to what it forwards) is the proxy's refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_401_without_via_is_a_proxy_auth_error() {
+    let origin = Origin::start().await;
+    let challenge = ("WWW-Authenticate", "Basic realm=\"Tinyproxy\"");
+    let own = faulty(reply(401, "Unauthorized", &[challenge], "not you")).await;
+    let with_creds = |p: &LabProxy| {
+        builder(origin.ca())
+            .proxy(Proxy::all(support::with_creds(p, "tina", "wrong")).unwrap())
+            .build()
+            .unwrap()
+    };
+    let err = with_creds(&own)
+        .get(origin.http_url("/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Kind::ProxyAuth, "{err}");
+    assert_eq!(err.status().unwrap().as_u16(), 401);
+    assert!(err.hint().unwrap().contains("refused the credentials"));
+
+    // Without proxy credentials, or with the Via of a forwarded answer, the
+    // 401 is the origin's: a response, not an error.
+    let plain = via(&own, &origin)
+        .get(origin.http_url("/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 401);
+    let forwarded = faulty(reply(
+        401,
+        "Unauthorized",
+        &[challenge, ("Via", "1.1 proxy")],
+        "origin",
+    ))
+    .await;
+    let resp = with_creds(&forwarded)
+        .get(origin.http_url("/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
