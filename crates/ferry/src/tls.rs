@@ -149,7 +149,7 @@ pub(crate) fn client_config(
         .with_protocol_versions(versions)
         .map_err(|e| Error::builder(format!("TLS setup: {e}")))?;
     let verifier: Arc<dyn ServerCertVerifier> = if settings.accept_invalid_certs {
-        Arc::new(AcceptAnything(provider()))
+        Arc::new(Unchecked::accept_all())
     } else {
         let mut roots = RootCertStore::empty();
         if !settings.no_built_in_roots {
@@ -169,7 +169,7 @@ pub(crate) fn client_config(
             return finish(
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(NoRoots(provider()))),
+                    .with_custom_certificate_verifier(Arc::new(Unchecked::no_roots())),
                 settings,
                 alpn,
             );
@@ -210,58 +210,6 @@ fn finish(
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
     ServerName::try_from(host.to_owned())
         .map_err(|e| Error::builder(format!("invalid TLS server name {host:?}: {e}")))
-}
-
-/// The verifier when no root is trusted: every certificate is refused, and
-/// the error says why.
-#[derive(Debug)]
-struct NoRoots(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoRoots {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(
-            "no trusted root certificate: the system trust store is empty or off, and none was added".into(),
-        ))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// The verifier behind the `danger_accept_invalid_*hostnames` switches: the
@@ -313,13 +261,33 @@ impl ServerCertVerifier for AnyName {
     }
 }
 
-/// The verifier behind the `danger_accept_invalid_*certs` switches: any
-/// certificate, any name; signatures are still checked so the handshake is
-/// well-formed.
+/// A verifier that looks at no certificate: behind the
+/// `danger_accept_invalid_*certs` switches it accepts them all; when no root
+/// is trusted at all it refuses them all, saying why. Handshake signatures
+/// are checked either way, so the handshake itself is well-formed.
 #[derive(Debug)]
-struct AcceptAnything(Arc<rustls::crypto::CryptoProvider>);
+struct Unchecked {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    refusal: Option<&'static str>,
+}
 
-impl ServerCertVerifier for AcceptAnything {
+impl Unchecked {
+    fn accept_all() -> Unchecked {
+        Unchecked {
+            provider: provider(),
+            refusal: None,
+        }
+    }
+
+    fn no_roots() -> Unchecked {
+        Unchecked {
+            provider: provider(),
+            refusal: Some("no trusted root certificate: the system trust store is empty or off, and none was added"),
+        }
+    }
+}
+
+impl ServerCertVerifier for Unchecked {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -328,7 +296,10 @@ impl ServerCertVerifier for AcceptAnything {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match self.refusal {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(why) => Err(rustls::Error::General(why.into())),
+        }
     }
 
     fn verify_tls12_signature(
@@ -341,7 +312,7 @@ impl ServerCertVerifier for AcceptAnything {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -355,11 +326,13 @@ impl ServerCertVerifier for AcceptAnything {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -167,3 +167,28 @@ async fn http2_prior_knowledge_and_http1_only() {
     let resp = default.get(origin.https_url("/")).send().await.unwrap();
     assert_eq!(resp.alpn().as_deref(), Some("h2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_trusted_root_says_so_at_the_handshake() {
+    let origin = Origin::start().await;
+    let client = ferry::Client::builder()
+        .trust_env(false)
+        .tls_built_in_root_certs(false)
+        .build()
+        .expect("a client with no roots still builds");
+    assert_eq!(
+        client
+            .get(origin.http_url("/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let err = client.get(origin.https_url("/")).send().await.unwrap_err();
+    assert_eq!(err.kind(), Kind::Tls);
+    assert!(
+        err.to_string().contains("no trusted root certificate"),
+        "{err}"
+    );
+}
