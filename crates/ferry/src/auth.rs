@@ -96,7 +96,7 @@ impl GiveUp {
     pub(crate) fn hint(&self) -> String {
         match self {
             GiveUp::NoCredentials => {
-                "give the proxy credentials: http://user:pass@host:port in the proxy URL, or Proxy::basic_auth".into()
+                "give the proxy credentials: user:pass@ in the proxy URL (Proxy::basic_auth in code, -U on the command line)".into()
             }
             GiveUp::Rejected => "the proxy refused the credentials: check the user name and password".into(),
             GiveUp::Unsupported => {
