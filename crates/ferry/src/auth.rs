@@ -7,9 +7,9 @@
 //! Inside: which scheme answers a 407, the authenticator that answers, and
 //! when to give up.
 //!
-//! One [`AuthSession`] lives for one exchange with one proxy hop (one
+//! One `AuthSession` lives for one exchange with one proxy hop (one
 //! `CONNECT`, or one forwarded request), across its 407 rounds and the
-//! reconnections a proxy may force. It never loops: after [`MAX_ROUNDS`]
+//! reconnections a proxy may force. It never loops: after `MAX_ROUNDS`
 //! challenges it gives up with the reason.
 //!
 //! ```text

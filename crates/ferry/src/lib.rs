@@ -78,6 +78,7 @@
 
 pub mod auth;
 mod body;
+mod builder;
 mod client;
 mod connect;
 pub mod cookie;
@@ -96,7 +97,8 @@ pub mod blocking;
 
 pub use crate::auth::AuthScheme;
 pub use crate::body::Body;
-pub use crate::client::{Async, Client, ClientBuilder, IntoUrl, RouteDecision};
+pub use crate::builder::{Async, ClientBuilder};
+pub use crate::client::{Client, IntoUrl, RouteDecision};
 pub use crate::connect::tunnel::TunnelExchange;
 pub use crate::error::{Error, Kind, ProxyResponse, Result, TimeoutPhase};
 pub use crate::proxy::{IntoProxyUrl, Proxy};

@@ -471,7 +471,7 @@ impl RequestBuilder {
     pub fn build(self) -> Result<Request, Error> {
         let mut req = self.request?;
         if !self.proxy_entries.is_empty() {
-            req.proxies = Some(Arc::new(crate::client::build_map(
+            req.proxies = Some(Arc::new(crate::builder::build_map(
                 &self.proxy_entries,
                 &[],
                 None,
