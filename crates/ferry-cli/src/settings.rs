@@ -163,8 +163,7 @@ fn env_chain(args: &ProxyArgs, url: &Url, pre: ProxyUrl) -> Result<Option<Proxy>
     let chain = match hops {
         // From the environment: a variable names one proxy.
         [env] => Proxy::chain([pre, env.clone()])?,
-        // The library tells "nothing configured" from "exempted" only in words.
-        [] if decision.reason().starts_with("no proxy configured") => Proxy::chain([pre])?,
+        [] if decision.is_unconfigured() => Proxy::chain([pre])?,
         _ => return Ok(None),
     };
     Ok(Some(chain))

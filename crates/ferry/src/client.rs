@@ -71,6 +71,7 @@ pub(crate) struct ClientRef {
 pub struct RouteDecision {
     route: Route,
     reason: String,
+    unconfigured: bool,
 }
 
 impl RouteDecision {
@@ -82,6 +83,13 @@ impl RouteDecision {
     /// Which rule decided (map key, environment variable, no-proxy entry).
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+
+    /// Whether DIRECT only because no setting applies (no map key matched
+    /// and the environment names no proxy for the URL), as opposed to a
+    /// setting that says DIRECT (a no-proxy entry, a `DIRECT` key).
+    pub fn is_unconfigured(&self) -> bool {
+        self.unconfigured
     }
 
     /// The decision as one line: `DIRECT` or `PROXY scheme://host:port`.
@@ -178,6 +186,7 @@ impl Client {
         let (route, decision) = self.route(request, url, &target)?;
         Ok(RouteDecision {
             route,
+            unconfigured: matches!(decision.reason, select::Reason::NothingConfigured { .. }),
             reason: decision.reason.to_string(),
         })
     }

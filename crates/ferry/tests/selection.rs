@@ -174,3 +174,22 @@ fn blocking_route_for() {
         "DIRECT"
     );
 }
+
+#[test]
+fn unconfigured_is_told_apart_from_exempted() {
+    let none = ferry::Client::builder().trust_env(false).build().unwrap();
+    let d = none.route_for("http://example.com/").unwrap();
+    assert!(d.route().is_direct() && d.is_unconfigured());
+    let exempt = ferry::Client::builder()
+        .trust_env(false)
+        .proxies([("all", "http://p:3128")])
+        .no_proxy("example.com")
+        .build()
+        .unwrap();
+    let d = exempt.route_for("http://example.com/").unwrap();
+    assert!(
+        d.route().is_direct() && !d.is_unconfigured(),
+        "{}",
+        d.reason()
+    );
+}
