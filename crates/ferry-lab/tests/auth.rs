@@ -11,7 +11,6 @@ use ferry_proto::auth::digest::{DigestAlgorithm, DigestSession};
 use ferry_proto::auth::ntlm::{self, ChallengeMessage};
 use ferry_proto::auth::{parse_all, parse_challenges, Challenge, Scheme};
 use ferry_proto::Credentials;
-use md5::{Digest as _, Md5};
 use support::*;
 use tokio::net::TcpStream;
 
@@ -25,44 +24,13 @@ fn connect_request(target: &str, auth: Option<&str>) -> String {
 }
 
 /// Every `Proxy-Authenticate` value, in order.
-fn challenge_lines(r: &Resp) -> Vec<String> {
-    r.headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("proxy-authenticate"))
-        .map(|(_, v)| v.clone())
-        .collect()
+fn challenges(r: &Resp) -> Vec<String> {
+    challenge_lines(r, "proxy-authenticate")
 }
 
-/// The one Digest challenge of a 407.
-fn digest_challenge(r: &Resp) -> Challenge {
-    assert_eq!(r.status, 407, "{}", r.head);
-    parse_all(challenge_lines(r))
-        .into_iter()
-        .find(|c| *c.scheme() == Scheme::Digest)
-        .expect("a Digest challenge")
-}
-
-fn md5_hex(s: &str) -> String {
-    Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A Digest MD5 `qop=auth` answer written out by hand from RFC 7616 section 3.4.1.
-fn hand_digest(pass: &str, c: &Challenge, method: &str, uri: &str, nc: u32) -> String {
-    let (realm, nonce) = (c.realm().unwrap(), c.param("nonce").unwrap());
-    let cnonce = "0a4f113b";
-    let nc = format!("{nc:08x}");
-    let ha1 = md5_hex(&format!("user:{realm}:{pass}"));
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
-    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    format!(
-        "Digest username=\"user\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
-         algorithm=MD5, qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", \
-         opaque=\"{}\"",
-        c.param("opaque").unwrap()
-    )
+/// The Digest challenge of a 407.
+fn digest(r: &Resp) -> Challenge {
+    digest_challenge(r, 407, "proxy-authenticate")
 }
 
 /// After a 200 to CONNECT: `GET /` through the tunnel.
@@ -82,10 +50,10 @@ async fn digest_hand_computed_answer_opens_the_tunnel() {
     let mut c = Raw::connect(proxy.addr()).await;
     c.send(connect_request(&target, None)).await;
     let r = c.response().await;
-    assert_eq!(challenge_lines(&r).len(), 1);
+    assert_eq!(challenges(&r).len(), 1);
     assert_eq!(r.header("connection"), None, "a 407 keeps the connection");
     assert_eq!(r.text(), "ferry-lab: proxy authentication required\n");
-    let challenge = digest_challenge(&r);
+    let challenge = digest(&r);
     assert_eq!(challenge.realm(), Some("ferry-lab"));
     assert_eq!(challenge.param("qop"), Some("auth"));
     assert_eq!(challenge.param("algorithm"), Some("MD5"));
@@ -114,7 +82,7 @@ async fn digest_rejects_wrong_password_uri_and_replays() {
     let target = origin.http_addr().to_string();
     let mut c = Raw::connect(proxy.addr()).await;
     c.send(connect_request(&target, None)).await;
-    let challenge = digest_challenge(&c.response().await);
+    let challenge = digest(&c.response().await);
 
     let cases = [
         hand_digest("wrong", &challenge, "CONNECT", &target, 1),
@@ -127,7 +95,7 @@ async fn digest_rejects_wrong_password_uri_and_replays() {
     for answer in cases {
         c.send(connect_request(&target, Some(&answer))).await;
         let r = c.response().await;
-        let again = digest_challenge(&r);
+        let again = digest(&r);
         assert_eq!(again.param("stale"), None, "{answer}");
     }
     // The right answer still works on the first nonce, but only once per count.
@@ -137,7 +105,7 @@ async fn digest_rejects_wrong_password_uri_and_replays() {
     assert_eq!(c2.response_to(true).await.status, 200);
     let mut c3 = Raw::connect(proxy.addr()).await;
     c3.send(connect_request(&target, Some(&right))).await;
-    assert_eq!(digest_challenge(&c3.response().await).param("stale"), None);
+    assert_eq!(digest(&c3.response().await).param("stale"), None);
     assert_eq!(proxy.tunnels(), 1);
 }
 
@@ -153,7 +121,7 @@ async fn digest_stale_after_n_uses() {
     let host = origin.http_addr().to_string();
     let mut c = Raw::connect(proxy.addr()).await;
     c.send(get(&url, &host, &[])).await;
-    let first = digest_challenge(&c.response().await);
+    let first = digest(&c.response().await);
     for nc in 1..=2 {
         let answer = hand_digest("pass", &first, "GET", &url, nc);
         c.send(get(
@@ -171,7 +139,7 @@ async fn digest_stale_after_n_uses() {
         &[&format!("Proxy-Authorization: {answer}")],
     ))
     .await;
-    let stale = digest_challenge(&c.response().await);
+    let stale = digest(&c.response().await);
     assert_eq!(stale.param("stale"), Some("true"));
     assert_ne!(stale.param("nonce"), first.param("nonce"));
     // The new nonce counts from 1 again.
@@ -191,7 +159,7 @@ async fn digest_stale_after_n_uses() {
         &[&format!("Proxy-Authorization: {answer}")],
     ))
     .await;
-    assert_eq!(digest_challenge(&c.response().await).param("stale"), None);
+    assert_eq!(digest(&c.response().await).param("stale"), None);
 }
 
 /// ferry-proto's client session against the lab's server side, for each algorithm.
@@ -213,7 +181,7 @@ async fn digest_algorithms_with_ferry_proto_sessions() {
         let host = origin.http_addr().to_string();
         let mut c = Raw::connect(proxy.addr()).await;
         c.send(get(&url, &host, &[])).await;
-        let challenge = digest_challenge(&c.response().await);
+        let challenge = digest(&c.response().await);
         assert_eq!(challenge.param("algorithm"), Some(algorithm.as_str()));
         let mut session = DigestSession::new(Credentials::new("user", "pass"), &challenge).unwrap();
         for i in 0..3 {
@@ -245,7 +213,7 @@ async fn ntlm_type2(c: &mut Raw<TcpStream>, target: &str) -> ChallengeMessage {
     let r = c.response().await;
     assert_eq!(r.status, 407);
     assert_eq!(r.header("connection"), None, "kept alive for the type 3");
-    let lines = challenge_lines(&r);
+    let lines = challenges(&r);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let challenge = parse_challenges(&lines[0]).remove(0);
     ChallengeMessage::parse(&ntlm::decode_token(&challenge).unwrap()).unwrap()
@@ -269,7 +237,7 @@ async fn ntlm_handshake_on_one_connection() {
     let mut c = Raw::connect(proxy.addr()).await;
     c.send(connect_request(&target, None)).await;
     let r = c.response().await;
-    assert_eq!(challenge_lines(&r), ["NTLM"]);
+    assert_eq!(challenges(&r), ["NTLM"]);
 
     let type2 = ntlm_type2(&mut c, &target).await;
     assert_eq!(type2.target_name(), "LAB");
@@ -310,7 +278,7 @@ async fn ntlm_authenticates_the_connection_not_the_request() {
     ))
     .await;
     let r = c.response().await;
-    let challenge = parse_challenges(&challenge_lines(&r)[0]).remove(0);
+    let challenge = parse_challenges(&challenges(&r)[0]).remove(0);
     let type2 = ChallengeMessage::parse(&ntlm::decode_token(&challenge).unwrap()).unwrap();
     // No domain in the user name: the proxy's domain is assumed.
     let type3 = ntlm_type3(&type2, "alice", "s3cret");
@@ -349,7 +317,7 @@ async fn ntlm_wrong_password_and_foreign_type3_are_rejected() {
     ))
     .await;
     let r = c.response().await;
-    assert_eq!((r.status, challenge_lines(&r)), (407, vec!["NTLM".into()]));
+    assert_eq!((r.status, challenges(&r)), (407, vec!["NTLM".into()]));
     // Another domain, right password.
     let type2 = ntlm_type2(&mut c, &target).await;
     c.send(connect_request(
@@ -395,7 +363,7 @@ async fn offer_sends_every_challenge_and_accepts_each() {
     let mut c = Raw::connect(proxy.addr()).await;
     c.send(connect_request(&target, None)).await;
     let r = c.response().await;
-    let lines = challenge_lines(&r);
+    let lines = challenges(&r);
     assert_eq!(lines.len(), 4, "{}", r.head);
     assert_eq!(lines[0], "NTLM");
     assert!(lines[1].starts_with("Digest realm=\"ferry-lab\", "));
@@ -421,14 +389,14 @@ async fn offer_sends_every_challenge_and_accepts_each() {
     assert_eq!(c.response_to(true).await.status, 200);
     // Digest, on another.
     let mut d = Raw::connect(proxy.addr()).await;
-    let answer = hand_digest("pass", &digest_challenge(&r), "CONNECT", &target, 1);
+    let answer = hand_digest("pass", &digest(&r), "CONNECT", &target, 1);
     d.send(connect_request(&target, Some(&answer))).await;
     assert_eq!(d.response_to(true).await.status, 200);
     // Negotiate is offered but can never pass.
     let mut n = Raw::connect(proxy.addr()).await;
     n.send(connect_request(&target, Some("Negotiate YIIB")))
         .await;
-    assert_eq!(challenge_lines(&n.response().await).len(), 4);
+    assert_eq!(challenges(&n.response().await).len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -442,7 +410,7 @@ async fn offer_restricts_and_default_order_is_configuration_order() {
         .await;
     let mut c = Raw::connect(proxy.addr()).await;
     c.send(connect_request(&target, None)).await;
-    let lines = challenge_lines(&c.response().await);
+    let lines = challenges(&c.response().await);
     assert!(lines[0].starts_with("Digest "), "{lines:?}");
     assert_eq!(lines[1], "Basic realm=\"ferry-lab\"");
 
@@ -458,7 +426,7 @@ async fn offer_restricts_and_default_order_is_configuration_order() {
         .await;
     let r = c.response().await;
     assert_eq!(r.status, 407);
-    assert_eq!(challenge_lines(&r).len(), 1);
+    assert_eq!(challenges(&r).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -484,7 +452,7 @@ async fn close_after_407_closes_every_time() {
     let type1 = ntlm::header_value(&ntlm::negotiate_message());
     c.send(connect_request(&target, Some(&type1))).await;
     let r = c.response().await;
-    assert!(challenge_lines(&r)[0].starts_with("NTLM T"));
+    assert!(challenges(&r)[0].starts_with("NTLM T"));
     assert_eq!(r.header("connection"), Some("close"));
     assert!(c.closed().await);
     // The reconnecting client with the right credentials gets through.

@@ -12,7 +12,6 @@ use ferry_proto::auth::digest::{DigestAlgorithm, DigestSession};
 use ferry_proto::auth::ntlm::{self, ChallengeMessage};
 use ferry_proto::auth::{parse_all, parse_challenges, Challenge, Scheme};
 use ferry_proto::Credentials;
-use md5::{Digest as _, Md5};
 use support::*;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -28,44 +27,13 @@ fn get_auth(target: &str, host: &str, auth: Option<&str>) -> String {
 }
 
 /// Every `WWW-Authenticate` value, in order.
-fn challenge_lines(r: &Resp) -> Vec<String> {
-    r.headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
-        .map(|(_, v)| v.clone())
-        .collect()
+fn challenges(r: &Resp) -> Vec<String> {
+    challenge_lines(r, "www-authenticate")
 }
 
 /// The Digest challenge of a 401.
-fn digest_challenge(r: &Resp) -> Challenge {
-    assert_eq!(r.status, 401, "{}", r.head);
-    parse_all(challenge_lines(r))
-        .into_iter()
-        .find(|c| *c.scheme() == Scheme::Digest)
-        .expect("a Digest challenge")
-}
-
-fn md5_hex(s: &str) -> String {
-    Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A Digest MD5 `qop=auth` answer written out by hand from RFC 7616 section 3.4.1.
-fn hand_digest(pass: &str, c: &Challenge, method: &str, uri: &str, nc: u32) -> String {
-    let (realm, nonce) = (c.realm().unwrap(), c.param("nonce").unwrap());
-    let cnonce = "0a4f113b";
-    let nc = format!("{nc:08x}");
-    let ha1 = md5_hex(&format!("user:{realm}:{pass}"));
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
-    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    format!(
-        "Digest username=\"user\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
-         algorithm=MD5, qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", \
-         opaque=\"{}\"",
-        c.param("opaque").unwrap()
-    )
+fn digest(r: &Resp) -> Challenge {
+    digest_challenge(r, 401, "www-authenticate")
 }
 
 fn ntlm_type1() -> String {
@@ -81,7 +49,7 @@ where
     let r = c.response().await;
     assert_eq!(r.status, 401);
     assert_eq!(r.header("connection"), None, "kept alive for the type 3");
-    let lines = challenge_lines(&r);
+    let lines = challenges(&r);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let challenge = parse_challenges(&lines[0]).remove(0);
     ChallengeMessage::parse(&ntlm::decode_token(&challenge).unwrap()).unwrap()
@@ -110,7 +78,7 @@ async fn basic_protects_only_the_protected_routes() {
             (401, "Unauthorized"),
             "{target}"
         );
-        assert_eq!(challenge_lines(&r), ["Basic realm=\"ferry-lab\""]);
+        assert_eq!(challenges(&r), ["Basic realm=\"ferry-lab\""]);
         assert_eq!(r.text(), UNAUTHORIZED);
         assert_eq!(r.header("connection"), None, "a 401 keeps the connection");
     }
@@ -167,8 +135,8 @@ async fn digest_hand_computed_answer_and_rejections() {
     let mut c = Raw::connect(origin.http_addr()).await;
     c.send(get(target, &host, &[])).await;
     let r = c.response().await;
-    assert_eq!(challenge_lines(&r).len(), 1);
-    let challenge = digest_challenge(&r);
+    assert_eq!(challenges(&r).len(), 1);
+    let challenge = digest(&r);
     assert_eq!(challenge.realm(), Some("ferry-lab"));
     assert_eq!(challenge.param("qop"), Some("auth"));
     assert_eq!(challenge.param("algorithm"), Some("MD5"));
@@ -183,7 +151,7 @@ async fn digest_hand_computed_answer_and_rejections() {
     ];
     for answer in cases {
         c.send(get_auth(target, &host, Some(&answer))).await;
-        let again = digest_challenge(&c.response().await);
+        let again = digest(&c.response().await);
         assert_eq!(again.param("stale"), None, "{answer}");
     }
     let right = hand_digest("pass", &challenge, "GET", target, 1);
@@ -212,7 +180,7 @@ async fn digest_stale_after_n_uses() {
     let target = "/protected/echo";
     let mut c = Raw::connect(origin.http_addr()).await;
     c.send(get(target, &host, &[])).await;
-    let first = digest_challenge(&c.response().await);
+    let first = digest(&c.response().await);
     for nc in 1..=2 {
         let answer = hand_digest("pass", &first, "GET", target, nc);
         c.send(get_auth(target, &host, Some(&answer))).await;
@@ -220,7 +188,7 @@ async fn digest_stale_after_n_uses() {
     }
     let answer = hand_digest("pass", &first, "GET", target, 3);
     c.send(get_auth(target, &host, Some(&answer))).await;
-    let stale = digest_challenge(&c.response().await);
+    let stale = digest(&c.response().await);
     assert_eq!(stale.param("stale"), Some("true"));
     assert_ne!(stale.param("nonce"), first.param("nonce"));
     let answer = hand_digest("pass", &stale, "GET", target, 1);
@@ -229,7 +197,7 @@ async fn digest_stale_after_n_uses() {
     // A wrong password under a used-up nonce is not stale, just wrong.
     let answer = hand_digest("wrong", &first, "GET", target, 9);
     c.send(get_auth(target, &host, Some(&answer))).await;
-    assert_eq!(digest_challenge(&c.response().await).param("stale"), None);
+    assert_eq!(digest(&c.response().await).param("stale"), None);
 }
 
 /// ferry-proto's client session against the origin over HTTP/2, for each
@@ -300,7 +268,7 @@ async fn ntlm_authenticates_the_connection() {
     let mut c = Raw::connect(origin.http_addr()).await;
     c.send(get("/protected/", &host, &[])).await;
     let r = c.response().await;
-    assert_eq!((r.status, challenge_lines(&r)), (401, vec!["NTLM".into()]));
+    assert_eq!((r.status, challenges(&r)), (401, vec!["NTLM".into()]));
 
     let type2 = ntlm_type2(&mut c, "/protected/", &host).await;
     assert_eq!(type2.target_name(), "LAB");
@@ -339,7 +307,7 @@ async fn ntlm_authenticates_the_connection() {
     let wrong = ntlm_type3(&type2, "LAB\\alice", "wrong");
     a.send(get_auth("/protected/", &host, Some(&wrong))).await;
     let r = a.response().await;
-    assert_eq!((r.status, challenge_lines(&r)), (401, vec!["NTLM".into()]));
+    assert_eq!((r.status, challenges(&r)), (401, vec!["NTLM".into()]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -425,7 +393,7 @@ async fn offer_sends_every_challenge_and_accepts_each() {
     let mut c = Raw::connect(origin.http_addr()).await;
     c.send(get("/protected/", &host, &[])).await;
     let r = c.response().await;
-    let lines = challenge_lines(&r);
+    let lines = challenges(&r);
     assert_eq!(lines.len(), 4, "{}", r.head);
     assert_eq!(lines[0], "NTLM");
     assert!(lines[1].starts_with("Digest realm=\"ferry-lab\", "));
@@ -435,12 +403,12 @@ async fn offer_sends_every_challenge_and_accepts_each() {
     c.send(get_auth("/protected/", &host, Some("Basic dXNlcjpwYXNz")))
         .await;
     assert_eq!(c.response().await.status, 200);
-    let answer = hand_digest("pass", &digest_challenge(&r), "GET", "/protected/", 1);
+    let answer = hand_digest("pass", &digest(&r), "GET", "/protected/", 1);
     c.send(get_auth("/protected/", &host, Some(&answer))).await;
     assert_eq!(c.response().await.status, 200);
     c.send(get_auth("/protected/", &host, Some("Negotiate YIIB")))
         .await;
-    assert_eq!(challenge_lines(&c.response().await).len(), 4);
+    assert_eq!(challenges(&c.response().await).len(), 4);
     // NTLM last, as it authenticates the whole connection.
     let type2 = ntlm_type2(&mut c, "/protected/", &host).await;
     c.send(get_auth(
@@ -463,7 +431,7 @@ async fn offer_sends_every_challenge_and_accepts_each() {
     c.send(get_auth("/protected/", &host, Some("Basic dXNlcjpwYXNz")))
         .await;
     let r = c.response().await;
-    let lines = challenge_lines(&r);
+    let lines = challenges(&r);
     assert!(lines[0].starts_with("Digest "), "{lines:?}");
     assert_eq!(lines[1], "NTLM");
 }
@@ -492,7 +460,7 @@ async fn close_after_401_closes_every_time() {
     // Open routes are unaffected, and a Digest answer on a new connection passes.
     let mut c = Raw::connect(origin.http_addr()).await;
     c.send(get("/protected/", &host, &[])).await;
-    let challenge = digest_challenge(&c.response().await);
+    let challenge = digest(&c.response().await);
     let mut c = Raw::connect(origin.http_addr()).await;
     c.send(get("/", &host, &[])).await;
     assert_eq!(c.response().await.status, 200);

@@ -281,3 +281,53 @@ pub fn ipv6_available() -> bool {
 pub fn shared_ca() -> Arc<TestCa> {
     TestCa::shared()
 }
+
+/// Every value of the challenge header `name` (`proxy-authenticate` on a
+/// 407, `www-authenticate` on a 401), in order.
+pub fn challenge_lines(r: &Resp, name: &str) -> Vec<String> {
+    r.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The one Digest challenge of a refusal with `status`, from header `name`.
+pub fn digest_challenge(r: &Resp, status: u16, name: &str) -> ferry_proto::auth::Challenge {
+    assert_eq!(r.status, status, "{}", r.head);
+    ferry_proto::auth::parse_all(challenge_lines(r, name))
+        .into_iter()
+        .find(|c| *c.scheme() == ferry_proto::auth::Scheme::Digest)
+        .expect("a Digest challenge")
+}
+
+fn md5_hex(s: &str) -> String {
+    use md5::Digest as _;
+    md5::Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A Digest MD5 `qop=auth` answer for user "user", written out by hand
+/// from RFC 7616 section 3.4.1 (independent of ferry-proto's Digest code).
+pub fn hand_digest(
+    pass: &str,
+    c: &ferry_proto::auth::Challenge,
+    method: &str,
+    uri: &str,
+    nc: u32,
+) -> String {
+    let (realm, nonce) = (c.realm().unwrap(), c.param("nonce").unwrap());
+    let cnonce = "0a4f113b";
+    let nc = format!("{nc:08x}");
+    let ha1 = md5_hex(&format!("user:{realm}:{pass}"));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Digest username=\"user\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         algorithm=MD5, qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", \
+         opaque=\"{}\"",
+        c.param("opaque").unwrap()
+    )
+}
