@@ -15,6 +15,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use crate::h1::{BodyDecoder, BodyError, Framing};
+
 /// Default limit on the size of a response head, in bytes.
 pub const DEFAULT_MAX_HEAD: usize = 64 * 1024;
 
@@ -764,22 +766,9 @@ pub enum Progress {
     },
 }
 
-// Chunked decoding:
-//
-//   ChunkSize --size>0--> ChunkData --all read--> ChunkEnd --CRLF--> ChunkSize
-//       \--size=0--> Trailers --empty line--> Done
-//
-// Length counts down to Done; UntilClose ends only at eof(); Failed and
-// Finished absorb everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum BodyState {
-    Length(u64),
-    ChunkSize,
-    ChunkData(u64),
-    ChunkEnd,
-    Trailers,
-    UntilClose,
-    Done,
+    Reading,
     Finished,
     Failed(ConnectError),
 }
@@ -792,12 +781,9 @@ enum BodyState {
 #[derive(Debug)]
 pub struct BodyReader {
     state: BodyState,
-    /// Received bytes; those before `pos` are consumed.
+    decoder: BodyDecoder,
+    /// Received bytes the decoder has not consumed yet.
     pending: Vec<u8>,
-    pos: usize,
-    /// `pending[pos..scanned]` holds no line feed.
-    scanned: usize,
-    trailer: Vec<u8>,
     body: Vec<u8>,
     cap: usize,
     truncated: bool,
@@ -812,7 +798,7 @@ impl BodyReader {
     pub fn new(head: &ResponseHead, cap: usize) -> Result<BodyReader, ConnectError> {
         let status = head.status();
         let mut reusable = head.keep_alive();
-        let state = if head.is_success()
+        let framing = if head.is_success()
             || (100..200).contains(&status)
             || status == 204
             || status == 304
@@ -820,7 +806,7 @@ impl BodyReader {
             if head.is_success() || status == 101 {
                 reusable = false;
             }
-            BodyState::Done
+            Framing::None
         } else if head.header("transfer-encoding").is_some() {
             if head.header("content-length").is_some() {
                 // Both framings at once is how requests get smuggled; trust
@@ -828,27 +814,21 @@ impl BodyReader {
                 reusable = false;
             }
             if head.is_chunked() {
-                BodyState::ChunkSize
+                Framing::Chunked
             } else {
                 reusable = false;
-                BodyState::UntilClose
+                Framing::UntilClose
             }
         } else if let Some(n) = head.content_length()? {
-            if n == 0 {
-                BodyState::Done
-            } else {
-                BodyState::Length(n)
-            }
+            Framing::Length(n)
         } else {
             reusable = false;
-            BodyState::UntilClose
+            Framing::UntilClose
         };
         Ok(BodyReader {
-            state,
+            state: BodyState::Reading,
+            decoder: BodyDecoder::with_limits(framing, MAX_CHUNK_META, MAX_CHUNK_META),
             pending: Vec::new(),
-            pos: 0,
-            scanned: 0,
-            trailer: Vec::new(),
             body: Vec::new(),
             cap,
             truncated: false,
@@ -866,20 +846,14 @@ impl BodyReader {
     /// After `Done` or an error, further calls return an error.
     pub fn push(&mut self, data: &[u8]) -> Result<Progress, ConnectError> {
         match &self.state {
+            BodyState::Reading => {}
             BodyState::Finished => {
                 return Err(ConnectError::new(ConnectErrorKind::UsedAfterFinish))
             }
             BodyState::Failed(e) => return Err(e.clone()),
-            _ => {}
         }
         self.pending.extend_from_slice(data);
-        let result = self.advance();
-        // Compact once per push: draining per chunk would make one large push
-        // of many small chunks quadratic.
-        self.pending.drain(..self.pos);
-        self.scanned = self.scanned.saturating_sub(self.pos);
-        self.pos = 0;
-        result.inspect_err(|e| {
+        self.advance().inspect_err(|e| {
             self.state = BodyState::Failed(e.clone());
             self.pending = Vec::new();
         })
@@ -889,14 +863,19 @@ impl BodyReader {
     /// close, and is an error for any other unfinished body.
     pub fn eof(&mut self) -> Result<Progress, ConnectError> {
         match &self.state {
-            BodyState::UntilClose | BodyState::Done => {
+            BodyState::Reading => {}
+            BodyState::Finished => {
+                return Err(ConnectError::new(ConnectErrorKind::UsedAfterFinish))
+            }
+            BodyState::Failed(e) => return Err(e.clone()),
+        }
+        match self.decoder.eof() {
+            Ok(()) => {
                 self.reusable = false;
                 Ok(self.finish())
             }
-            BodyState::Finished => Err(ConnectError::new(ConnectErrorKind::UsedAfterFinish)),
-            BodyState::Failed(e) => Err(e.clone()),
-            _ => {
-                let e = ConnectError::new(ConnectErrorKind::ClosedMidBody);
+            Err(e) => {
+                let e = body_error(e);
                 self.state = BodyState::Failed(e.clone());
                 Err(e)
             }
@@ -905,160 +884,47 @@ impl BodyReader {
 
     fn finish(&mut self) -> Progress {
         self.state = BodyState::Finished;
-        let rest = self.pending.split_off(self.pos);
-        self.pending = Vec::new();
-        self.pos = 0;
-        self.scanned = 0;
         Progress::Done {
             body: std::mem::take(&mut self.body),
-            rest,
+            rest: std::mem::take(&mut self.pending),
             truncated: self.truncated,
             reusable: self.reusable,
         }
     }
 
-    /// Consumes the next complete line (line feed included) and returns its
-    /// range in `pending`.
-    fn take_line(&mut self) -> Option<std::ops::Range<usize>> {
-        let from = self.scanned.max(self.pos);
-        match self.pending[from..].iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                let line = self.pos..from + i + 1;
-                self.pos = line.end;
-                self.scanned = line.end;
-                Some(line)
-            }
-            None => {
-                self.scanned = self.pending.len();
-                None
-            }
-        }
-    }
-
-    /// Consumes up to `remaining` body bytes; returns how many are still
-    /// owed.
-    fn take_data(&mut self, remaining: u64) -> u64 {
-        let available = self.pending.len() - self.pos;
-        let n = usize::try_from(remaining).map_or(available, |r| r.min(available));
-        let data = &self.pending[self.pos..self.pos + n];
-        let room = self.cap.saturating_sub(self.body.len());
-        if n > room {
-            self.truncated = true;
-        }
-        self.body.extend_from_slice(&data[..n.min(room)]);
-        self.pos += n;
-        remaining - n as u64
-    }
-
     fn advance(&mut self) -> Result<Progress, ConnectError> {
+        let mut pos = 0;
         loop {
-            match self.state {
-                BodyState::Done => return Ok(self.finish()),
-                BodyState::Length(remaining) => {
-                    let left = self.take_data(remaining);
-                    if left > 0 {
-                        self.state = BodyState::Length(left);
-                        return Ok(Progress::Incomplete);
-                    }
-                    self.state = BodyState::Done;
-                }
-                BodyState::UntilClose => {
-                    self.take_data(u64::MAX);
-                    return Ok(Progress::Incomplete);
-                }
-                BodyState::ChunkSize => {
-                    let Some(line) = self.take_line() else {
-                        if self.pending.len() - self.pos > MAX_CHUNK_META {
-                            return Err(ConnectError::malformed_body("chunk-size line too long"));
-                        }
-                        return Ok(Progress::Incomplete);
-                    };
-                    let size = chunk_size(&self.pending[line])?;
-                    self.state = if size == 0 {
-                        BodyState::Trailers
-                    } else {
-                        BodyState::ChunkData(size)
-                    };
-                }
-                BodyState::ChunkData(remaining) => {
-                    let left = self.take_data(remaining);
-                    if left > 0 {
-                        self.state = BodyState::ChunkData(left);
-                        return Ok(Progress::Incomplete);
-                    }
-                    self.state = BodyState::ChunkEnd;
-                }
-                BodyState::ChunkEnd => {
-                    match &self.pending[self.pos..] {
-                        [] | [b'\r'] => return Ok(Progress::Incomplete),
-                        [b'\n', ..] => self.pos += 1,
-                        [b'\r', b'\n', ..] => self.pos += 2,
-                        _ => {
-                            return Err(ConnectError::malformed_body(
-                                "chunk data not followed by a line end",
-                            ))
-                        }
-                    }
-                    self.scanned = self.pos;
-                    self.state = BodyState::ChunkSize;
-                }
-                BodyState::Trailers => {
-                    let Some(line) = self.take_line() else {
-                        if self.trailer.len() + self.pending.len() - self.pos > MAX_CHUNK_META {
-                            return Err(ConnectError::malformed_body("trailer section too long"));
-                        }
-                        return Ok(Progress::Incomplete);
-                    };
-                    let line = &self.pending[line];
-                    self.trailer.extend_from_slice(line);
-                    if self.trailer.len() > MAX_CHUNK_META {
-                        return Err(ConnectError::malformed_body("trailer section too long"));
-                    }
-                    if matches!(line, b"\n" | b"\r\n") {
-                        check_trailers(&self.trailer)?;
-                        self.trailer = Vec::new();
-                        self.state = BodyState::Done;
-                    }
-                }
-                BodyState::Finished | BodyState::Failed(_) => {
-                    return Err(ConnectError::new(ConnectErrorKind::UsedAfterFinish))
-                }
+            let input = &self.pending[pos..];
+            let decoded = self.decoder.decode(input).map_err(body_error)?;
+            let data = &input[decoded.data.clone()];
+            let room = self.cap.saturating_sub(self.body.len());
+            if data.len() > room {
+                self.truncated = true;
+            }
+            self.body.extend_from_slice(&data[..data.len().min(room)]);
+            pos += decoded.consumed;
+            if decoded.done {
+                self.pending.drain(..pos);
+                return Ok(self.finish());
+            }
+            if decoded.data.is_empty() {
+                break;
             }
         }
+        // Compact once per push: draining per chunk would make one large push
+        // of many small chunks quadratic.
+        self.pending.drain(..pos);
+        Ok(Progress::Incomplete)
     }
 }
 
-/// Parses a complete chunk-size line (line feed included).
-fn chunk_size(line: &[u8]) -> Result<u64, ConnectError> {
-    let invalid = || ConnectError::malformed_body("invalid chunk size");
-    // httparse reads an empty size as 0, which would end the body early.
-    if !line.first().is_some_and(u8::is_ascii_hexdigit) {
-        return Err(invalid());
-    }
-    // httparse wants CRLF; accept a bare LF like the head parser does.
-    let crlf;
-    let line = if line.ends_with(b"\r\n") {
-        line
-    } else {
-        crlf = [&line[..line.len() - 1], b"\r\n"].concat();
-        &crlf
-    };
-    match httparse::parse_chunk_size(line) {
-        Ok(httparse::Status::Complete((used, size))) if used == line.len() => Ok(size),
-        _ => Err(invalid()),
-    }
-}
-
-/// Validates a complete trailer section (its final empty line included).
-fn check_trailers(section: &[u8]) -> Result<(), ConnectError> {
-    let mut capacity = 16;
-    loop {
-        let mut headers = vec![httparse::EMPTY_HEADER; capacity];
-        match httparse::parse_headers(section, &mut headers) {
-            Ok(httparse::Status::Complete(_)) => return Ok(()),
-            Err(httparse::Error::TooManyHeaders) if capacity < section.len() => capacity *= 2,
-            _ => return Err(ConnectError::malformed_body("invalid trailer section")),
-        }
+/// Classifies a body decoding error.
+fn body_error(e: BodyError) -> ConnectError {
+    match e {
+        BodyError::InvalidLength => ConnectError::malformed_body("invalid Content-Length"),
+        BodyError::Malformed(what) => ConnectError::malformed_body(what),
+        BodyError::ClosedMidBody => ConnectError::new(ConnectErrorKind::ClosedMidBody),
     }
 }
 

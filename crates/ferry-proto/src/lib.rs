@@ -10,6 +10,8 @@
 //!   `socks5`, `socks5h`) and their credentials, redacted in `Debug`/`Display`.
 //! - [`connect`]: the HTTP `CONNECT` request encoder and an incremental
 //!   response-head parser that never loses bytes read past the head.
+//! - [`h1`]: client-side HTTP/1.1 message framing: request-head and chunk
+//!   encoders, response body framing and an incremental body decoder.
 //! - [`auth`]: Basic, Digest and NTLM challenge/response, and the
 //!   [`auth::Authenticator`] trait for other schemes.
 //! - [`select`]: DIRECT or which proxy, for one URL, and why.
@@ -19,6 +21,7 @@
 
 pub mod auth;
 pub mod connect;
+pub mod h1;
 pub mod netrc;
 pub mod proxy_url;
 pub mod select;
