@@ -118,7 +118,7 @@ impl ClientBuilder {
 
     /// Builds the client. Reads the environment (when trusted) now.
     pub fn build(self) -> Result<Client, Error> {
-        self.build_async()
+        self.build_async(false)
     }
 }
 
@@ -480,7 +480,7 @@ impl<F> ClientBuilder<F> {
         self
     }
 
-    pub(crate) fn build_async(self) -> Result<Client, Error> {
+    pub(crate) fn build_async(self, blocking_io: bool) -> Result<Client, Error> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -553,6 +553,7 @@ impl<F> ClientBuilder<F> {
                 h2_prior_knowledge: self.h2_prior_knowledge,
                 decompress: self.decompress,
                 last_route: Mutex::new(None),
+                blocking_io,
             }),
         })
     }

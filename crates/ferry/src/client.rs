@@ -21,12 +21,13 @@ use crate::connect::tunnel::auth_error;
 use crate::connect::{with_timeout, Connector};
 use crate::cookie::Jar;
 use crate::decode::{Decoder, ACCEPT_ENCODING};
-use crate::error::{Error, Kind, ProxyResponse, TimeoutPhase};
+use crate::error::{BoxError, Error, Kind, ProxyResponse, TimeoutPhase};
+use crate::h1::{Failure, SyncBody, SyncConn, Wait};
 use crate::pool::{Conn, Pool, Sender};
 use crate::proxy::config_error;
 use crate::redirect::{Act, Attempt, Policy};
 use crate::request::{Request, RequestBuilder};
-use crate::response::{GiveBack, Meta, Response, ResponseBody};
+use crate::response::{GiveBack, Meta, Response, ResponseBody, Source};
 use crate::route::{HopLabel, PoolKey, Route, RouteKind, ShowHops, Target};
 
 /// An HTTP client: settings, proxies and a connection pool.
@@ -64,6 +65,9 @@ pub(crate) struct ClientRef {
     pub(crate) h2_prior_knowledge: bool,
     pub(crate) decompress: bool,
     pub(crate) last_route: Mutex<Option<Arc<Resolved>>>,
+    /// HTTP/1.1 connections are driven by blocking calls ([`crate::h1`]):
+    /// set for the blocking client, whose calling thread waits anyway.
+    pub(crate) blocking_io: bool,
 }
 
 /// The route a URL would take, and why.
@@ -446,6 +450,13 @@ impl Client {
                     ),
                 },
             };
+            if let Sender::Sync(c) = &mut conn.sender {
+                // A request that cannot be sent again goes on a reused
+                // connection only if it has not been closed meanwhile.
+                if reused && !is_idempotent(&req.method) && !c.as_mut().is_some_and(|c| c.alive()) {
+                    continue;
+                }
+            }
             if let Sender::H1(s) = &mut conn.sender {
                 if let Err(e) = s.ready().await {
                     if reused {
@@ -483,46 +494,73 @@ impl Client {
             }
             let proxy_auth = auth.as_ref().and_then(AuthSession::header);
             let sent_proxy_credentials = proxy_auth.is_some() || hand_auth.is_some();
-            let mut request = self.http_request(
-                req,
-                &target_form,
-                &route,
-                &resolved.host_header,
-                h2,
-                this_body,
-                proxy_auth,
-            )?;
+            let mut headers =
+                self.request_headers(req, &route, &resolved.host_header, h2, proxy_auth);
             if let Some(v) = origin_auth.as_ref().and_then(AuthSession::header) {
-                request
-                    .headers_mut()
-                    .insert(header::AUTHORIZATION, v.clone());
+                headers.insert(header::AUTHORIZATION, v.clone());
             }
             if let Some(jar) = &self.inner.cookies {
-                if !request.headers().contains_key(header::COOKIE) {
+                if !headers.contains_key(header::COOKIE) {
                     if let Some(v) = jar.cookies(url) {
-                        request.headers_mut().insert(header::COOKIE, v);
+                        headers.insert(header::COOKIE, v);
                     }
                 }
             }
             let sent = match &mut conn.sender {
+                Sender::Sync(slot) => {
+                    let Some(mut sync) = slot.take() else {
+                        continue;
+                    };
+                    let wait = Wait::new(self.inner.read_timeout, deadline);
+                    match sync
+                        .send(&req.method, &target_form, &headers, this_body, wait)
+                        .await
+                    {
+                        Ok(head) => {
+                            let body = SyncBody::new(sync, &head);
+                            Ok(http::Response::from_parts(head.parts, Source::Sync(body)))
+                        }
+                        Err(failure) => {
+                            if reused
+                                && !retried
+                                && failure.before_response()
+                                && is_idempotent(&req.method)
+                            {
+                                tracing::debug!("request on a reused connection failed ({failure}); retrying on a new one");
+                                retried = true;
+                                continue;
+                            }
+                            if let Failure::Timeout(phase, d) = failure {
+                                return Err(Error::timeout(phase, d).with_url(url));
+                            }
+                            return Err(request_error(failure, &route, &conn, url));
+                        }
+                    }
+                }
                 Sender::H1(s) => {
+                    let request = http_request(req, &target_form, h2, headers, this_body)?;
                     with_timeout(
                         self.inner.read_timeout,
                         TimeoutPhase::Read,
                         s.try_send_request(request),
                     )
                     .await
+                    .map_err(|e| e.with_url(url))?
+                    .map(|r| r.map(Source::Hyper))
                 }
                 Sender::H2(s) => {
+                    let request = http_request(req, &target_form, h2, headers, this_body)?;
                     with_timeout(
                         self.inner.read_timeout,
                         TimeoutPhase::Read,
                         s.try_send_request(request),
                     )
                     .await
+                    .map_err(|e| e.with_url(url))?
+                    .map(|r| r.map(Source::Hyper))
                 }
             };
-            let resp = match sent.map_err(|e| e.with_url(url))? {
+            let resp = match sent {
                 Ok(resp) => resp,
                 Err(mut failed) => {
                     let unsent = failed.take_message();
@@ -549,8 +587,8 @@ impl Client {
                 (resp.status(), forward_to, sent_proxy_credentials)
             {
                 if !resp.headers().contains_key(header::VIA) {
-                    let (parts, incoming) = resp.into_parts();
-                    let (body, complete) = drain_capped(incoming, self.inner.read_timeout).await;
+                    let (parts, mut source) = resp.into_parts();
+                    let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
                     let response = ProxyResponse {
                         status: parts.status,
                         reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
@@ -582,8 +620,9 @@ impl Client {
                     .answer(&challenges, req.method.as_str(), auth_uri)
                     .is_ok()
                 {
-                    let (_, incoming) = resp.into_parts();
-                    let (_, complete) = drain_capped(incoming, self.inner.read_timeout).await;
+                    let (_, mut source) = resp.into_parts();
+                    let (_, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
+                    source.restore(&mut conn);
                     kept = self.keep_for_next_round(conn, complete).await;
                     if kept.is_none() {
                         session.connection_lost();
@@ -593,8 +632,9 @@ impl Client {
             }
             if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
                 if let Some(proxy) = forward_to {
-                    let (parts, incoming) = resp.into_parts();
-                    let (body, complete) = drain_capped(incoming, self.inner.read_timeout).await;
+                    let (parts, mut source) = resp.into_parts();
+                    let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
+                    source.restore(&mut conn);
                     let response = ProxyResponse {
                         status: parts.status,
                         reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
@@ -637,10 +677,10 @@ impl Client {
                 conn: conn.info.clone(),
                 first_byte: start.elapsed(),
             };
-            let (mut parts, incoming) = resp.into_parts();
+            let (mut parts, source) = resp.into_parts();
             let decoder = self.decoder_for(req, &mut parts);
             let give_back = match conn.sender {
-                Sender::H1(_) => Some(GiveBack {
+                Sender::H1(_) | Sender::Sync(_) => Some(GiveBack {
                     pool: self.inner.pool.clone(),
                     key,
                     conn,
@@ -648,7 +688,7 @@ impl Client {
                 Sender::H2(_) => None,
             };
             let body = ResponseBody::new(
-                incoming,
+                source,
                 give_back,
                 self.inner.read_timeout,
                 deadline,
@@ -682,13 +722,13 @@ impl Client {
         match &mut conn.sender {
             Sender::H1(s) if body_complete => s.ready().await.ok().map(|_| conn),
             Sender::H2(s) if body_complete => s.ready().await.ok().map(|_| conn),
+            Sender::Sync(Some(_)) if body_complete => Some(conn),
             _ => None,
         }
     }
 
     async fn connect(&self, key: &PoolKey, hand_auth: Option<&HeaderValue>) -> Result<Conn, Error> {
         let est = self.inner.connector.connect(key, hand_auth).await?;
-        let io = TokioIo::new(est.io);
         let proxy = key.proxy().cloned();
         let protocol_error = move |e: hyper::Error| {
             let e = Error::new(Kind::Request, format!("HTTP handshake failed: {e}")).with_source(e);
@@ -705,7 +745,20 @@ impl Client {
             .origin_tls
             .as_ref()
             .is_some_and(|t| t.alpn.is_some());
-        let conn = if est.h2 || (self.inner.h2_prior_knowledge && !forward && !alpn_said) {
+        let h2 = est.h2 || (self.inner.h2_prior_knowledge && !forward && !alpn_said);
+        if self.inner.blocking_io && !h2 && est.io.can_block() {
+            let io = est.io.into_blocking().map_err(|e| {
+                Error::new(
+                    Kind::Connect,
+                    format!("cannot hand the connection to the blocking client: {e}"),
+                )
+                .with_source(e)
+            })?;
+            let sender = Sender::Sync(Some(Box::new(SyncConn::new(io))));
+            return Ok(Conn::new(sender, est.info));
+        }
+        let io = TokioIo::new(est.io);
+        let conn = if h2 {
             let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
                 .handshake(io)
                 .await
@@ -735,20 +788,17 @@ impl Client {
         Ok(conn)
     }
 
-    /// The request as hyper sends it on this route: absolute-form to a
-    /// forwarding proxy, origin-form otherwise; `Host` for HTTP/1.1;
-    /// `Proxy-Authorization` only when the proxy reads this request.
-    #[allow(clippy::too_many_arguments)]
-    fn http_request(
+    /// The request's headers as sent on this route: the client's defaults
+    /// under the request's own, `Host` for HTTP/1.1, `Proxy-Authorization`
+    /// only when the proxy reads this request.
+    fn request_headers(
         &self,
         req: &Request,
-        target_form: &str,
         route: &Route,
         host_header: &HeaderValue,
         h2: bool,
-        body: Body,
         proxy_auth: Option<&HeaderValue>,
-    ) -> Result<http::Request<Body>, Error> {
+    ) -> HeaderMap {
         let forward = route.kind() == RouteKind::Forward;
         // Start from a copy of the defaults (one allocation, no rehashing);
         // a request's own header replaces the default of that name.
@@ -781,19 +831,31 @@ impl Client {
         ) {
             headers.insert(header::PROXY_AUTHORIZATION, v.clone());
         }
-        let mut request = http::Request::new(body);
-        *request.method_mut() = req.method.clone();
-        *request.uri_mut() = target_form.parse().map_err(|e| {
-            Error::new(Kind::InvalidUrl, format!("URL cannot be sent: {e}")).with_url(&req.url)
-        })?;
-        *request.version_mut() = if h2 {
-            Version::HTTP_2
-        } else {
-            Version::HTTP_11
-        };
-        *request.headers_mut() = headers;
-        Ok(request)
+        headers
     }
+}
+
+/// The request as hyper takes it: absolute-form to a forwarding proxy,
+/// origin-form otherwise (see [`request_target`]).
+fn http_request(
+    req: &Request,
+    target_form: &str,
+    h2: bool,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<http::Request<Body>, Error> {
+    let mut request = http::Request::new(body);
+    *request.method_mut() = req.method.clone();
+    *request.uri_mut() = target_form.parse().map_err(|e| {
+        Error::new(Kind::InvalidUrl, format!("URL cannot be sent: {e}")).with_url(&req.url)
+    })?;
+    *request.version_mut() = if h2 {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
+    *request.headers_mut() = headers;
+    Ok(request)
 }
 
 /// The request-target as sent: absolute-form to a forwarding proxy (and for
@@ -828,37 +890,37 @@ pub(crate) struct Resolved {
 
 /// Reads a proxy's 407 body to its end so that the connection can carry the
 /// next round, keeping at most 64 KiB of it; says whether the end was reached.
-async fn drain_capped(
-    mut incoming: hyper::body::Incoming,
-    read_timeout: Option<Duration>,
-) -> (bytes::Bytes, bool) {
-    use http_body_util::BodyExt;
+async fn drain_capped(source: &mut Source, read_timeout: Option<Duration>) -> (bytes::Bytes, bool) {
     const CAP: usize = 64 * 1024;
     const GIVE_UP: usize = 1024 * 1024;
-    let limit = read_timeout.unwrap_or(Duration::from_secs(5));
+    let wait = Wait {
+        limit: Some(read_timeout.unwrap_or(Duration::from_secs(5))),
+        phase: TimeoutPhase::Read,
+    };
     let mut kept = Vec::new();
     let mut seen = 0usize;
     loop {
-        match tokio::time::timeout(limit, incoming.frame()).await {
-            Ok(Some(Ok(frame))) => {
-                if let Ok(data) = frame.into_data() {
-                    seen += data.len();
-                    let room = CAP.saturating_sub(kept.len());
-                    kept.extend_from_slice(&data[..data.len().min(room)]);
-                    if seen > GIVE_UP {
-                        return (kept.into(), false);
-                    }
+        match source.data(wait).await {
+            Ok(Some(data)) => {
+                seen += data.len();
+                let room = CAP.saturating_sub(kept.len());
+                kept.extend_from_slice(&data[..data.len().min(room)]);
+                if seen > GIVE_UP {
+                    return (kept.into(), false);
                 }
             }
             Ok(None) => return (kept.into(), true),
-            Ok(Some(Err(_))) | Err(_) => return (kept.into(), false),
+            Err(_) => return (kept.into(), false),
         }
     }
 }
 
 /// The error for a failed exchange. On a forwarding route the proxy is the
 /// peer: if it answered with TLS, the proxy URL's scheme is wrong.
-fn request_error(error: hyper::Error, route: &Route, conn: &Conn, url: &Url) -> Error {
+fn request_error<E>(error: E, route: &Route, conn: &Conn, url: &Url) -> Error
+where
+    E: Into<BoxError> + fmt::Display,
+{
     let (RouteKind::Forward, Some(proxy)) = (route.kind(), route.proxy()) else {
         return Error::new(Kind::Request, format!("request failed: {error}"))
             .with_source(error)
@@ -929,17 +991,51 @@ impl IntoUrl for &Url {
     }
 }
 
+thread_local! {
+    /// The last URL string parsed on this thread, and its parse.
+    static LAST_URL: std::cell::RefCell<Option<(Box<str>, Url)>> = const { std::cell::RefCell::new(None) };
+}
+
 impl IntoUrl for &str {
+    /// Parses `self`, or clones the parse of the same string made last on
+    /// this thread: a program that calls one endpoint again and again
+    /// (polling, an API) skips the parse, which is about a fifth of the CPU
+    /// time of a keep-alive request (BENCHMARKS.md). A miss costs a string
+    /// comparison and one copy of each.
     fn into_url(self) -> Result<Url, Error> {
-        Url::parse(self).map_err(|e| {
-            let shown = Url::parse(self).map(|u| crate::error::redact_url(&u).to_string());
-            Error::new(
-                Kind::InvalidUrl,
-                format!("invalid URL {:?}: {e}", shown.unwrap_or_default()),
-            )
-            .with_source(e)
-        })
+        let memo = LAST_URL.with(|last| match &*last.borrow() {
+            Some((text, url)) if **text == *self => Some(url.clone()),
+            _ => None,
+        });
+        if let Some(url) = memo {
+            return Ok(url);
+        }
+        let url = parse_url(self)?;
+        LAST_URL.with(|last| *last.borrow_mut() = Some((self.into(), url.clone())));
+        Ok(url)
     }
+}
+
+fn parse_url(text: &str) -> Result<Url, Error> {
+    Url::parse(text).map_err(|e| {
+        Error::new(
+            Kind::InvalidUrl,
+            format!("invalid URL {:?}: {e}", redact_unparsed(text)),
+        )
+        .with_source(e)
+    })
+}
+
+/// A URL that did not parse, with what looks like user info hidden.
+fn redact_unparsed(text: &str) -> String {
+    if let Some(i) = text.find("://") {
+        let rest = &text[i + 3..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            return format!("{}://***@{}", &text[..i], &rest[at + 1..]);
+        }
+    }
+    text.to_owned()
 }
 
 impl IntoUrl for String {
@@ -951,5 +1047,40 @@ impl IntoUrl for String {
 impl IntoUrl for &String {
     fn into_url(self) -> Result<Url, Error> {
         self.as_str().into_url()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_urls_parse_the_same() {
+        for text in [
+            "http://a.test/x?q=1",
+            "https://b.test:8443/",
+            "http://a.test/x?q=1",
+        ] {
+            assert_eq!(text.into_url().unwrap(), Url::parse(text).unwrap());
+        }
+        // The memo never answers for a different string, even a prefix.
+        assert_eq!(
+            "http://a.test/x".into_url().unwrap().as_str(),
+            "http://a.test/x"
+        );
+        assert!("not a url".into_url().is_err());
+        assert!("not a url".into_url().is_err());
+    }
+
+    #[test]
+    fn unparsable_urls_are_shown_without_credentials() {
+        let err = "http://user:secret@exa mple.com/".into_url().unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(
+            err.to_string().contains("http://***@exa mple.com/"),
+            "{err}"
+        );
+        assert_eq!(redact_unparsed("nope"), "nope");
+        assert_eq!(redact_unparsed("http://h/p@q"), "http://h/p@q");
     }
 }

@@ -84,6 +84,7 @@ mod connect;
 pub mod cookie;
 mod decode;
 mod error;
+mod h1;
 pub mod multipart;
 mod pool;
 mod proxy;

@@ -14,12 +14,16 @@ use hyper::client::conn::{http1, http2};
 
 use crate::body::Body;
 use crate::connect::ConnInfo;
+use crate::h1::SyncConn;
 use crate::route::PoolKey;
 
 /// The sending half of one HTTP connection.
 pub(crate) enum Sender {
     H1(http1::SendRequest<Body>),
     H2(http2::SendRequest<Body>),
+    /// The blocking client's HTTP/1.1 ([`crate::h1`]); `None` while a
+    /// response body holds the connection, or once it cannot be reused.
+    Sync(Option<Box<SyncConn>>),
 }
 
 impl Sender {
@@ -27,6 +31,7 @@ impl Sender {
         match self {
             Sender::H1(s) => s.is_closed(),
             Sender::H2(s) => s.is_closed(),
+            Sender::Sync(c) => c.is_none(),
         }
     }
 }
@@ -36,15 +41,24 @@ pub(crate) struct Conn {
     pub(crate) sender: Sender,
     pub(crate) info: Arc<ConnInfo>,
     pub(crate) id: u64,
+    /// The runtime whose tasks drive a hyper connection: a blocking client
+    /// has one runtime per thread, and a connection is only usable from
+    /// the runtime that runs its task. `None` for blocking connections.
+    runtime: Option<tokio::runtime::Id>,
 }
 
 impl Conn {
     pub(crate) fn new(sender: Sender, info: ConnInfo) -> Conn {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let runtime = match sender {
+            Sender::Sync(_) => None,
+            _ => tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
+        };
         Conn {
             sender,
             info: Arc::new(info),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            runtime,
         }
     }
 
@@ -55,8 +69,9 @@ impl Conn {
                 sender: Sender::H2(s.clone()),
                 info: self.info.clone(),
                 id: self.id,
+                runtime: self.runtime,
             }),
-            Sender::H1(_) => None,
+            Sender::H1(_) | Sender::Sync(_) => None,
         }
     }
 }
@@ -117,24 +132,36 @@ impl Pool {
     }
 
     /// A connection for `key`: the most recently used live HTTP/1.1 one (taken
-    /// out), or a shared HTTP/2 one.
+    /// out), or a shared HTTP/2 one; hyper connections only from the
+    /// runtime that drives them.
     pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Conn> {
         let now = Instant::now();
+        let mut here = None;
         let mut map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = map.get_mut(key)?;
         // An emptied list stays in the map: the connection usually comes
         // back at once, and re-inserting would clone the key every time.
-        loop {
-            let idle = list.pop()?;
-            if self.expired(&idle, now) {
+        let mut i = list.len();
+        while i > 0 {
+            i -= 1;
+            if self.expired(&list[i], now) {
+                list.remove(i);
                 continue;
             }
-            if let Some(shared) = idle.conn.share() {
-                list.push(idle);
+            if let Some(id) = list[i].conn.runtime {
+                let here = *here.get_or_insert_with(|| {
+                    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
+                });
+                if here != Some(id) {
+                    continue;
+                }
+            }
+            if let Some(shared) = list[i].conn.share() {
                 return Some(shared);
             }
-            return Some(idle.conn);
+            return Some(list.remove(i).conn);
         }
+        None
     }
 
     /// Gives an HTTP/1.1 connection back, or registers a new HTTP/2 one so

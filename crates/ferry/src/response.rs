@@ -17,8 +17,9 @@ use crate::body::Body;
 use crate::connect::tunnel::TunnelExchange;
 use crate::connect::{with_timeout, ConnInfo};
 use crate::decode::Decoder;
-use crate::error::{Error, Kind, TimeoutPhase};
-use crate::pool::{Conn, Pool};
+use crate::error::{Error, Kind};
+use crate::h1::{Failure, SyncBody, Wait};
+use crate::pool::{Conn, Pool, Sender};
 use crate::request::Request;
 use crate::route::{PoolKey, Route};
 
@@ -424,8 +425,62 @@ pub(crate) struct GiveBack {
     pub(crate) conn: Conn,
 }
 
+/// Where a response body comes from: hyper, or the blocking client's own
+/// HTTP/1.1 connection.
+pub(crate) enum Source {
+    Hyper(Incoming),
+    Sync(SyncBody),
+}
+
+impl Source {
+    fn is_end(&self) -> bool {
+        match self {
+            Source::Hyper(incoming) => hyper::body::Body::is_end_stream(incoming),
+            Source::Sync(body) => body.is_end(),
+        }
+    }
+
+    /// The next piece of the body (trailers are skipped), waiting at most
+    /// `wait.limit` for each read.
+    pub(crate) async fn data(&mut self, wait: Wait) -> Result<Option<Bytes>, Error> {
+        match self {
+            Source::Hyper(incoming) => loop {
+                match with_timeout(wait.limit, wait.phase, incoming.frame()).await? {
+                    None => return Ok(None),
+                    Some(Err(e)) => {
+                        return Err(Error::new(
+                            Kind::Body,
+                            format!("reading the response body: {e}"),
+                        )
+                        .with_source(e))
+                    }
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            return Ok(Some(data));
+                        }
+                    }
+                }
+            },
+            Source::Sync(body) => body.next(wait).map_err(|f| match f {
+                Failure::Timeout(phase, d) => Error::timeout(phase, d),
+                f => {
+                    Error::new(Kind::Body, format!("reading the response body: {f}")).with_source(f)
+                }
+            }),
+        }
+    }
+
+    /// After the body's end: puts the blocking client's connection back
+    /// into `conn`, if it can carry another request.
+    pub(crate) fn restore(&mut self, conn: &mut Conn) {
+        if let (Source::Sync(body), Sender::Sync(slot)) = (self, &mut conn.sender) {
+            *slot = body.take_reusable();
+        }
+    }
+}
+
 pub(crate) struct ResponseBody {
-    incoming: Incoming,
+    source: Source,
     give_back: Option<GiveBack>,
     read_timeout: Option<Duration>,
     deadline: Option<Instant>,
@@ -434,77 +489,61 @@ pub(crate) struct ResponseBody {
 
 impl ResponseBody {
     pub(crate) fn new(
-        incoming: Incoming,
+        source: Source,
         give_back: Option<GiveBack>,
         read_timeout: Option<Duration>,
         deadline: Option<Instant>,
         decoder: Option<Decoder>,
     ) -> ResponseBody {
         let mut body = ResponseBody {
-            incoming,
+            source,
             give_back,
             read_timeout,
             deadline,
             decoder,
         };
-        if hyper::body::Body::is_end_stream(&body.incoming) {
+        if body.source.is_end() {
             body.finish();
         }
         body
     }
 
     fn finish(&mut self) {
-        if let Some(g) = self.give_back.take() {
+        if let Some(mut g) = self.give_back.take() {
+            self.source.restore(&mut g.conn);
             g.pool.checkin(&g.key, g.conn);
         }
     }
 
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
-            let (limit, phase) = match (self.read_timeout, self.deadline) {
-                (None, None) => (None, TimeoutPhase::Read),
-                (Some(r), None) => (Some(r), TimeoutPhase::Read),
-                (r, Some(d)) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    match r {
-                        Some(r) if r < left => (Some(r), TimeoutPhase::Read),
-                        _ => (Some(left), TimeoutPhase::Total),
-                    }
+            let wait = Wait::new(self.read_timeout, self.deadline);
+            let data = match self.source.data(wait).await {
+                Ok(data) => data,
+                Err(e) => {
+                    self.give_back = None;
+                    return Err(e);
                 }
             };
-            let frame = with_timeout(limit, phase, self.incoming.frame()).await?;
-            match frame {
-                None => {
-                    self.finish();
-                    if let Some(decoder) = self.decoder.take() {
-                        let rest = decoder.finish().map_err(decode_error)?;
-                        if !rest.is_empty() {
-                            return Ok(Some(rest));
-                        }
-                    }
-                    return Ok(None);
-                }
-                Some(Err(e)) => {
-                    self.give_back = None;
-                    return Err(
-                        Error::new(Kind::Body, format!("reading the response body: {e}"))
-                            .with_source(e),
-                    );
-                }
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        if hyper::body::Body::is_end_stream(&self.incoming) {
-                            self.finish();
-                        }
-                        let data = match &mut self.decoder {
-                            Some(decoder) => decoder.feed(&data).map_err(decode_error)?,
-                            None => data,
-                        };
-                        if !data.is_empty() {
-                            return Ok(Some(data));
-                        }
+            let Some(data) = data else {
+                self.finish();
+                if let Some(decoder) = self.decoder.take() {
+                    let rest = decoder.finish().map_err(decode_error)?;
+                    if !rest.is_empty() {
+                        return Ok(Some(rest));
                     }
                 }
+                return Ok(None);
+            };
+            if self.source.is_end() {
+                self.finish();
+            }
+            let data = match &mut self.decoder {
+                Some(decoder) => decoder.feed(&data).map_err(decode_error)?,
+                None => data,
+            };
+            if !data.is_empty() {
+                return Ok(Some(data));
             }
         }
     }

@@ -5,27 +5,10 @@ mod support;
 use std::io::Read;
 
 use ferry::{Proxy, RouteKind};
-use ferry_lab::{LabProxy, Origin};
-
-/// The lab runs on its own runtime thread; the blocking client on the test's.
-fn lab() -> (tokio::runtime::Runtime, Origin, LabProxy) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (origin, proxy) = rt.block_on(async {
-        (
-            Origin::start().await,
-            LabProxy::builder().tls(true).start().await,
-        )
-    });
-    (rt, origin, proxy)
-}
 
 #[test]
 fn blocking_client_through_a_tls_proxy() {
-    let (_rt, origin, proxy) = lab();
+    let (_rt, origin, proxy) = support::lab_thread(true);
     let client = ferry::blocking::Client::builder()
         .trust_env(false)
         .add_root_certificate(support::ca_cert(origin.ca()))
@@ -49,7 +32,7 @@ fn blocking_client_through_a_tls_proxy() {
 
 #[test]
 fn blocking_read_streams_the_body() {
-    let (_rt, origin, _proxy) = lab();
+    let (_rt, origin, _proxy) = support::lab_thread(true);
     let client = ferry::blocking::Client::builder()
         .trust_env(false)
         .build()
@@ -69,7 +52,7 @@ fn blocking_read_streams_the_body() {
 
 #[test]
 fn blocking_clients_work_from_many_threads() {
-    let (_rt, origin, _proxy) = lab();
+    let (_rt, origin, _proxy) = support::lab_thread(true);
     let client = ferry::blocking::Client::builder()
         .trust_env(false)
         .build()
@@ -92,7 +75,7 @@ fn blocking_clients_work_from_many_threads() {
 
 #[test]
 fn one_liner_goes_direct_without_proxy_settings() {
-    let (_rt, origin, _proxy) = lab();
+    let (_rt, origin, _proxy) = support::lab_thread(true);
     // The one-liner reads the environment; the test environment has no proxy
     // variables pointing anywhere for 127.0.0.1 unless CI sets them, in which
     // case NO_PROXY must cover loopback.

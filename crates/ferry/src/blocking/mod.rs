@@ -10,10 +10,14 @@
 //! # let _ = (text, body); Ok(()) }
 //! ```
 //!
-//! Each blocking client owns a single-threaded tokio runtime that the
-//! calling thread drives while it waits: no thread hop per request. Do not
-//! use it from inside an async runtime (it panics there, as reqwest's does);
-//! use the async [`Client`](crate::Client) instead.
+//! Each thread that sends gets a single-threaded tokio runtime of its own,
+//! which it drives while it waits: no thread hop per request, and threads
+//! sharing a client never wait on each other's runtime. HTTP/1.1
+//! connections are then driven by plain blocking calls on that thread (no
+//! event loop at all on a reused connection); HTTP/2 connections run on
+//! the runtime of the thread that opened them. Do not use the blocking
+//! client from inside an async runtime (it panics there, as reqwest's
+//! does); use the async [`Client`](crate::Client) instead.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -44,24 +48,42 @@ pub type ClientBuilder = crate::ClientBuilder<Blocking>;
 impl crate::ClientBuilder<Blocking> {
     /// Builds the blocking client.
     pub fn build(self) -> Result<Client, Error> {
+        Ok(Client {
+            inner: self.build_async(true)?,
+        })
+    }
+}
+
+thread_local! {
+    static RUNTIME: std::cell::RefCell<Option<Arc<Runtime>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// This thread's runtime, started on first use.
+///
+/// One per thread rather than one per client: a thread blocked in a read
+/// holds its runtime, and must not hold anyone else's (another thread
+/// opening a connection needs a runtime to drive it).
+fn runtime() -> Result<Arc<Runtime>, Error> {
+    RUNTIME.with(|cell| {
+        if let Some(rt) = cell.borrow().as_ref() {
+            return Ok(rt.clone());
+        }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| {
                 Error::new(Kind::Builder, format!("cannot start the runtime: {e}")).with_source(e)
             })?;
-        Ok(Client {
-            inner: self.build_async()?,
-            rt: Arc::new(rt),
-        })
-    }
+        let rt = Arc::new(rt);
+        *cell.borrow_mut() = Some(rt.clone());
+        Ok(rt)
+    })
 }
 
 /// A blocking HTTP client. Cheap to clone; clones share one pool.
 #[derive(Clone)]
 pub struct Client {
     inner: crate::Client,
-    rt: Arc<Runtime>,
 }
 
 impl fmt::Debug for Client {
@@ -133,15 +155,15 @@ impl Client {
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
         RequestBuilder {
             inner: self.inner.request(method, url),
-            rt: self.rt.clone(),
         }
     }
 
     /// Sends a request built elsewhere (with [`RequestBuilder::build`], or
     /// converted from an `http::Request`), following redirects.
     pub fn execute(&self, request: Request) -> Result<Response, Error> {
-        let inner = self.rt.block_on(self.inner.execute(request))?;
-        Ok(Response::new(inner, self.rt.clone()))
+        let rt = runtime()?;
+        let inner = rt.block_on(self.inner.execute(request))?;
+        Ok(Response::new(inner, rt))
     }
 
     /// The route a request to `url` would take, and why.
@@ -165,7 +187,6 @@ impl Default for Client {
 #[must_use = "a RequestBuilder does nothing until sent"]
 pub struct RequestBuilder {
     inner: crate::RequestBuilder,
-    rt: Arc<Runtime>,
 }
 
 impl fmt::Debug for RequestBuilder {
@@ -178,7 +199,6 @@ impl RequestBuilder {
     fn map(self, f: impl FnOnce(crate::RequestBuilder) -> crate::RequestBuilder) -> RequestBuilder {
         RequestBuilder {
             inner: f(self.inner),
-            rt: self.rt,
         }
     }
 
@@ -290,8 +310,9 @@ impl RequestBuilder {
 
     /// Sends the request and waits for the response head.
     pub fn send(self) -> Result<Response, Error> {
-        let inner = self.rt.block_on(self.inner.send())?;
-        Ok(Response::new(inner, self.rt))
+        let rt = runtime()?;
+        let inner = rt.block_on(self.inner.send())?;
+        Ok(Response::new(inner, rt))
     }
 }
 

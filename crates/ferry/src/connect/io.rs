@@ -1,6 +1,6 @@
 //! The stream types the connector stack passes from layer to layer.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -10,10 +10,73 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Any stream a layer can run over: TCP, TLS over TCP, TLS inside a tunnel...
 /// One boxed type keeps each layer written once, whatever is below it (the
 /// cost, one indirect call per read or write, is far below a syscall).
-pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {
+    /// Whether [`into_blocking`](Io::into_blocking) works for every layer of
+    /// this stream.
+    fn can_block(&self) -> bool {
+        false
+    }
+
+    /// The same stream, layer by layer, driven by blocking calls: the TCP
+    /// socket taken out of the runtime, TLS state carried over as it is.
+    fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this stream has no blocking form",
+        ))
+    }
+}
 
 pub(crate) type BoxIo = Box<dyn Io>;
+
+/// A stream driven by blocking calls: the blocking client's HTTP/1.1
+/// connections (see `crate::h1`), made by the same connector as async ones
+/// and converted once with [`Io::into_blocking`].
+pub(crate) trait SyncIo: Read + Write + Send + 'static {
+    /// The TCP socket at the bottom, for timeouts and liveness checks.
+    fn socket(&self) -> &std::net::TcpStream;
+}
+
+pub(crate) type BoxSyncIo = Box<dyn SyncIo>;
+
+impl Io for tokio::net::TcpStream {
+    fn can_block(&self) -> bool {
+        true
+    }
+    fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
+        let stream = (*self).into_std()?;
+        stream.set_nonblocking(false)?;
+        Ok(Box::new(stream))
+    }
+}
+
+impl SyncIo for std::net::TcpStream {
+    fn socket(&self) -> &std::net::TcpStream {
+        self
+    }
+}
+
+impl Io for tokio_rustls::client::TlsStream<Sniff<BoxIo>> {
+    fn can_block(&self) -> bool {
+        self.get_ref().0.can_block()
+    }
+    fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
+        // The handshake is over and flushed: what rustls holds (keys,
+        // buffered records) moves on with the connection object.
+        let (io, conn) = (*self).into_inner();
+        let io = Box::new(io).into_blocking()?;
+        Ok(Box::new(rustls::StreamOwned::new(conn, io)))
+    }
+}
+
+impl SyncIo for rustls::StreamOwned<rustls::ClientConnection, BoxSyncIo> {
+    fn socket(&self) -> &std::net::TcpStream {
+        self.sock.socket()
+    }
+}
+
+#[cfg(test)]
+impl Io for tokio::io::DuplexStream {}
 
 /// A stream with bytes already read from it put back in front: what a proxy
 /// sent right after its `CONNECT` answer belongs to the tunnel, not to us.
@@ -33,6 +96,61 @@ impl<S> Prefixed<S> {
     }
 }
 
+impl Io for Prefixed<BoxIo> {
+    fn can_block(&self) -> bool {
+        self.inner.can_block()
+    }
+    fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
+        let Prefixed { prefix, pos, inner } = *self;
+        Ok(Box::new(Prefixed {
+            prefix,
+            pos,
+            inner: inner.into_blocking()?,
+        }))
+    }
+}
+
+impl SyncIo for Prefixed<BoxSyncIo> {
+    fn socket(&self) -> &std::net::TcpStream {
+        self.inner.socket()
+    }
+}
+
+impl<S> Prefixed<S> {
+    /// Copies prefix bytes into `buf`; how many (0 once it is used up).
+    fn take_prefix(&mut self, buf: &mut [u8]) -> usize {
+        let n = (self.prefix.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&self.prefix[self.pos..self.pos + n]);
+        self.pos += n;
+        if self.pos == self.prefix.len() {
+            self.prefix = Vec::new();
+            self.pos = 0;
+        }
+        n
+    }
+}
+
+impl<S: Read> Read for Prefixed<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.prefix.len() {
+            return Ok(self.take_prefix(buf));
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Write> Write for Prefixed<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -40,14 +158,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         if self.pos < self.prefix.len() {
-            let n = (self.prefix.len() - self.pos).min(buf.remaining());
-            let start = self.pos;
-            buf.put_slice(&self.prefix[start..start + n]);
-            self.pos += n;
-            if self.pos == self.prefix.len() {
-                self.prefix = Vec::new();
-                self.pos = 0;
-            }
+            let n = self.take_prefix(buf.initialize_unfilled());
+            buf.advance(n);
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)
@@ -120,6 +232,70 @@ impl<S> Sniff<S> {
     }
 }
 
+impl<S> Sniff<S> {
+    /// Keeps what is still wanted of `new`, bytes just read.
+    fn note(&mut self, new: &[u8]) {
+        let n = new.len().min(SNIFF_LEN - self.len);
+        let start = self.len;
+        self.first[start..start + n].copy_from_slice(&new[..n]);
+        self.len += n;
+        if let Some(record) = &self.shared {
+            record
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(&new[..n]);
+        }
+    }
+}
+
+impl Io for Sniff<BoxIo> {
+    fn can_block(&self) -> bool {
+        self.inner.can_block()
+    }
+    fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
+        let Sniff {
+            first,
+            len,
+            inner,
+            shared,
+        } = *self;
+        Ok(Box::new(Sniff {
+            first,
+            len,
+            inner: inner.into_blocking()?,
+            shared,
+        }))
+    }
+}
+
+impl SyncIo for Sniff<BoxSyncIo> {
+    fn socket(&self) -> &std::net::TcpStream {
+        self.inner.socket()
+    }
+}
+
+impl<S: Read> Read for Sniff<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.len < SNIFF_LEN {
+            self.note(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Sniff<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -129,17 +305,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if self.len < SNIFF_LEN {
-            let new = &buf.filled()[before..];
-            let n = new.len().min(SNIFF_LEN - self.len);
-            let start = self.len;
-            self.first[start..start + n].copy_from_slice(&new[..n]);
-            self.len += n;
-            if let Some(record) = &self.shared {
-                record
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(&new[..n]);
-            }
+            let this = &mut *self;
+            this.note(&buf.filled()[before..]);
         }
         res
     }

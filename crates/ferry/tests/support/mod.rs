@@ -32,3 +32,20 @@ pub fn with_creds(proxy: &LabProxy, user: &str, pass: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();
     format!("{scheme}://{user}:{pass}@{rest}")
 }
+
+/// An origin and a proxy (TLS to the proxy when `tls`) on a runtime thread
+/// of their own, for blocking clients driven by the test's thread.
+pub fn lab_thread(tls: bool) -> (tokio::runtime::Runtime, Origin, LabProxy) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (origin, proxy) = rt.block_on(async {
+        (
+            Origin::start().await,
+            LabProxy::builder().tls(tls).start().await,
+        )
+    });
+    (rt, origin, proxy)
+}

@@ -1,0 +1,501 @@
+//! The blocking client's HTTP/1.1: one exchange at a time on a connection
+//! driven by blocking calls on the caller's thread.
+//!
+//! Why not hyper here: hyper drives each connection from a task of its own,
+//! so a blocking request costs a task wake-up, a channel hand-over and a
+//! poll of the runtime's event queue (`epoll_wait`) on top of the two
+//! syscalls the exchange needs (write the request, read the response).
+//! A blocking client has a thread waiting anyway; letting that thread make
+//! the blocking calls itself is what ureq and libcurl do, and it takes
+//! about a third of the CPU time off a keep-alive request (see
+//! BENCHMARKS.md). Connections are still made by the async connector (every
+//! proxy kind, chain and auth round), then converted once
+//! ([`Io::into_blocking`](crate::connect::io::Io::into_blocking)); framing is
+//! ferry-proto's [`h1`](ferry_proto::h1) codec. HTTP/2 and anything that
+//! cannot be converted stay on hyper.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferry_proto::h1::{self as codec, BodyDecoder, Framing};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Version};
+use http_body_util::BodyExt;
+
+use crate::body::Body;
+use crate::connect::io::BoxSyncIo;
+use crate::error::{BoxError, TimeoutPhase};
+
+/// The read buffer's size; it grows (up to [`MAX_HEAD`]) only for a head
+/// that does not fit.
+const READ_BUF: usize = 16 * 1024;
+/// The largest response head accepted (hyper's default is 400 KiB).
+const MAX_HEAD: usize = 256 * 1024;
+/// The most header fields a response head may have (hyper's default).
+const MAX_HEADERS: usize = 100;
+/// A request body up to this size goes out in the same write as the head.
+const COALESCE: usize = 64 * 1024;
+
+/// How long one blocking call may wait, and which limit that is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait {
+    pub(crate) limit: Option<Duration>,
+    pub(crate) phase: TimeoutPhase,
+}
+
+impl Wait {
+    /// The tighter of the read timeout and what is left before the deadline.
+    pub(crate) fn new(read_timeout: Option<Duration>, deadline: Option<Instant>) -> Wait {
+        match deadline {
+            None => Wait {
+                limit: read_timeout,
+                phase: TimeoutPhase::Read,
+            },
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                match read_timeout {
+                    Some(r) if r < left => Wait {
+                        limit: Some(r),
+                        phase: TimeoutPhase::Read,
+                    },
+                    _ => Wait {
+                        limit: Some(left),
+                        phase: TimeoutPhase::Total,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// Why an exchange failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The connection failed. `answered`: some of the response had arrived
+    /// (after which sending the request again is never safe).
+    Io { error: io::Error, answered: bool },
+    /// A wait ran out.
+    Timeout(TimeoutPhase, Duration),
+    /// The peer's answer is not HTTP/1.1 as ferry reads it.
+    Protocol(String),
+    /// The request body's own stream failed.
+    RequestBody(BoxError),
+}
+
+impl Failure {
+    /// Whether the request can go again on a new connection (if it is
+    /// idempotent): the connection failed before any of a response came.
+    pub(crate) fn before_response(&self) -> bool {
+        matches!(
+            self,
+            Failure::Io {
+                answered: false,
+                ..
+            }
+        )
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Io {
+                error,
+                answered: false,
+            } if error.kind() == io::ErrorKind::UnexpectedEof => {
+                f.write_str("the connection closed before a response")
+            }
+            Failure::Io { error, .. } => write!(f, "{error}"),
+            Failure::Timeout(phase, d) => write!(f, "{phase} timeout after {d:?}"),
+            Failure::Protocol(what) => f.write_str(what),
+            Failure::RequestBody(e) => write!(f, "the request body failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The head of a response, and how its body is framed.
+pub(crate) struct Head {
+    pub(crate) parts: http::response::Parts,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// An HTTP/1.1 connection driven by blocking calls.
+pub(crate) struct SyncConn {
+    io: BoxSyncIo,
+    /// Received bytes not yet used are `buf[start..end]`; the whole vector
+    /// is initialised once, so reads need no zeroing.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The request head being written (kept for its capacity).
+    out: Vec<u8>,
+    /// The socket's read and write timeouts as set now (a syscall to change).
+    timeout: Option<Duration>,
+    /// False once the connection cannot carry another request.
+    open: bool,
+}
+
+impl SyncConn {
+    pub(crate) fn new(io: BoxSyncIo) -> SyncConn {
+        SyncConn {
+            io,
+            buf: vec![0; READ_BUF],
+            start: 0,
+            end: 0,
+            out: Vec::with_capacity(512),
+            timeout: None,
+            open: true,
+        }
+    }
+
+    /// Whether an idle connection still looks usable: nothing arrived while
+    /// it was idle and the peer has not closed it. Costs three syscalls, so
+    /// it is only asked before a request that could not be sent again.
+    pub(crate) fn alive(&mut self) -> bool {
+        if !self.open || self.start != self.end {
+            return false;
+        }
+        let socket = self.io.socket();
+        if socket.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut one = [0u8; 1];
+        let peeked = socket.peek(&mut one);
+        let restored = socket.set_nonblocking(false).is_ok();
+        restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    fn set_timeout(&mut self, wait: Wait) -> Result<(), Failure> {
+        if wait.limit == self.timeout {
+            return Ok(());
+        }
+        if wait.limit == Some(Duration::ZERO) {
+            return Err(Failure::Timeout(wait.phase, Duration::ZERO));
+        }
+        let socket = self.io.socket();
+        let set = socket
+            .set_read_timeout(wait.limit)
+            .and_then(|()| socket.set_write_timeout(wait.limit));
+        set.map_err(|error| {
+            self.open = false;
+            Failure::Io {
+                error,
+                answered: false,
+            }
+        })?;
+        self.timeout = wait.limit;
+        Ok(())
+    }
+
+    fn io_failure(&mut self, error: io::Error, wait: Wait, answered: bool) -> Failure {
+        self.open = false;
+        match (error.kind(), wait.limit) {
+            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(d)) => {
+                Failure::Timeout(wait.phase, d)
+            }
+            _ => Failure::Io { error, answered },
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8], wait: Wait) -> Result<(), Failure> {
+        self.io
+            .write_all(bytes)
+            .map_err(|e| self.io_failure(e, wait, false))
+    }
+
+    /// Writes `self.out`, then empties it.
+    fn write_out(&mut self, wait: Wait) -> Result<(), Failure> {
+        let out = std::mem::take(&mut self.out);
+        let written = self.write_all(&out, wait);
+        self.out = out;
+        self.out.clear();
+        written
+    }
+
+    /// Reads more bytes into the buffer; how many (0: the peer closed).
+    fn fill(&mut self, wait: Wait, answered: bool) -> Result<usize, Failure> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.end == self.buf.len() {
+                if self.buf.len() >= MAX_HEAD {
+                    self.open = false;
+                    return Err(Failure::Protocol(format!(
+                        "the response head is larger than {} KiB",
+                        MAX_HEAD / 1024
+                    )));
+                }
+                self.buf.resize((self.buf.len() * 2).min(MAX_HEAD), 0);
+            }
+        }
+        self.set_timeout(wait)?;
+        loop {
+            match std::io::Read::read(&mut self.io, &mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    if n == 0 {
+                        self.open = false;
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_failure(e, wait, answered)),
+            }
+        }
+    }
+
+    /// Sends a request and reads the head of its response; the body is
+    /// then read with a [`SyncBody`] made from this connection.
+    ///
+    /// `headers` are sent as they are, plus `Content-Length` or
+    /// `Transfer-Encoding: chunked` for the body when they are not there.
+    pub(crate) async fn send(
+        &mut self,
+        method: &Method,
+        target: &str,
+        headers: &HeaderMap,
+        mut body: Body,
+        wait: Wait,
+    ) -> Result<Head, Failure> {
+        let chunked = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        let mut length = itoa::Buffer::new();
+        let framing_header: Option<(&str, &[u8])> = if chunked
+            || headers.contains_key(header::CONTENT_LENGTH)
+        {
+            None
+        } else {
+            match body.content_length() {
+                Some(0) if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) => None,
+                Some(n) => Some(("content-length", length.format(n).as_bytes())),
+                None => Some(("transfer-encoding", b"chunked")),
+            }
+        };
+        let chunked = chunked || framing_header.is_some_and(|(n, _)| n == "transfer-encoding");
+        self.out.clear();
+        codec::encode_request_head(
+            &mut self.out,
+            method.as_str(),
+            target,
+            headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_bytes()))
+                .chain(framing_header),
+        );
+        // A connection is only reused with nothing left unread.
+        self.start = 0;
+        self.end = 0;
+        match body.as_bytes() {
+            Some(bytes) => {
+                if chunked {
+                    codec::encode_chunk(&mut self.out, bytes);
+                    self.out.extend_from_slice(codec::LAST_CHUNK);
+                    self.write_out(wait)?;
+                } else if bytes.len() <= COALESCE {
+                    self.out.extend_from_slice(bytes);
+                    self.write_out(wait)?;
+                } else {
+                    self.write_out(wait)?;
+                    self.write_all(bytes, wait)?;
+                }
+            }
+            None if body.content_length() == Some(0) => {
+                if chunked {
+                    self.out.extend_from_slice(codec::LAST_CHUNK);
+                }
+                self.write_out(wait)?;
+            }
+            None => {
+                self.write_out(wait)?;
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|e| {
+                        self.open = false;
+                        Failure::RequestBody(e)
+                    })?;
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    if chunked {
+                        codec::encode_chunk(&mut self.out, &data);
+                        self.write_out(wait)?;
+                    } else {
+                        self.write_all(&data, wait)?;
+                    }
+                }
+                if chunked {
+                    self.write_all(codec::LAST_CHUNK, wait)?;
+                }
+            }
+        }
+        self.io
+            .flush()
+            .map_err(|e| self.io_failure(e, wait, false))?;
+        self.read_head(method == Method::HEAD, wait)
+    }
+
+    fn read_head(&mut self, head_request: bool, wait: Wait) -> Result<Head, Failure> {
+        let mut answered = false;
+        loop {
+            if self.start < self.end {
+                answered = true;
+                match self.parse_head(head_request)? {
+                    Parsed::Final(head) => return Ok(head),
+                    Parsed::Interim => continue,
+                    Parsed::Partial => {}
+                }
+            }
+            if self.fill(wait, answered)? == 0 {
+                let error = if answered {
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the connection closed in the middle of the response head",
+                    )
+                } else {
+                    io::Error::from(io::ErrorKind::UnexpectedEof)
+                };
+                return Err(Failure::Io { error, answered });
+            }
+        }
+    }
+
+    /// Parses the head at `buf[start..end]`, taking it out of the buffer
+    /// when complete.
+    fn parse_head(&mut self, head_request: bool) -> Result<Parsed, Failure> {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut fields);
+        let input = &self.buf[self.start..self.end];
+        let len = match response.parse(input) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+            Err(e) => {
+                self.open = false;
+                let first = &input[..input.len().min(32)];
+                return Err(Failure::Protocol(format!(
+                    "invalid HTTP/1.1 response ({e}), starting {:?}",
+                    first.escape_ascii().to_string()
+                )));
+            }
+        };
+        let code = response.code.unwrap_or(0);
+        if (100..200).contains(&code) && code != 101 {
+            self.start += len;
+            return Ok(Parsed::Interim);
+        }
+        let status = StatusCode::from_u16(code)
+            .map_err(|_| Failure::Protocol(format!("invalid status code {code}")))?;
+        let minor = response.version.unwrap_or(1);
+        let (framing, keep_alive) = codec::response_framing(
+            head_request,
+            code,
+            minor,
+            response
+                .headers
+                .iter()
+                .map(|h| (h.name.as_bytes(), h.value)),
+        )
+        .map_err(|e| Failure::Protocol(e.to_string()))?;
+        // One copy of the head; header values are slices of it.
+        let head = Bytes::copy_from_slice(&input[..len]);
+        let base = input.as_ptr() as usize;
+        let mut headers = HeaderMap::with_capacity(response.headers.len());
+        for field in response.headers.iter() {
+            let name = HeaderName::from_bytes(field.name.as_bytes())
+                .map_err(|_| Failure::Protocol(format!("invalid header name {:?}", field.name)))?;
+            let at = field.value.as_ptr() as usize - base;
+            let value = HeaderValue::from_maybe_shared(head.slice(at..at + field.value.len()))
+                .map_err(|_| Failure::Protocol(format!("invalid value for header {name}")))?;
+            headers.append(name, value);
+        }
+        let (mut parts, ()) = http::Response::new(()).into_parts();
+        parts.status = status;
+        parts.version = if minor == 0 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        parts.headers = headers;
+        self.start += len;
+        Ok(Parsed::Final(Head {
+            parts,
+            framing,
+            keep_alive,
+        }))
+    }
+}
+
+enum Parsed {
+    Final(Head),
+    /// A 1xx head was skipped.
+    Interim,
+    /// More bytes are needed.
+    Partial,
+}
+
+/// The body of a response on a [`SyncConn`], which it holds until the end.
+pub(crate) struct SyncBody {
+    conn: Option<Box<SyncConn>>,
+    decoder: BodyDecoder,
+    keep_alive: bool,
+}
+
+impl SyncBody {
+    pub(crate) fn new(conn: Box<SyncConn>, head: &Head) -> SyncBody {
+        SyncBody {
+            conn: Some(conn),
+            decoder: BodyDecoder::new(head.framing),
+            keep_alive: head.keep_alive,
+        }
+    }
+
+    pub(crate) fn is_end(&self) -> bool {
+        self.decoder.is_done()
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub(crate) fn next(&mut self, wait: Wait) -> Result<Option<Bytes>, Failure> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            let decoded = self
+                .decoder
+                .decode(&conn.buf[conn.start..conn.end])
+                .map_err(|e| {
+                    conn.open = false;
+                    Failure::Protocol(e.to_string())
+                })?;
+            let data = conn.start + decoded.data.start..conn.start + decoded.data.end;
+            conn.start += decoded.consumed;
+            if !data.is_empty() {
+                return Ok(Some(Bytes::copy_from_slice(&conn.buf[data])));
+            }
+            if decoded.done {
+                return Ok(None);
+            }
+            if conn.fill(wait, true)? == 0 {
+                self.decoder.eof().map_err(|e| Failure::Io {
+                    error: io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string()),
+                    answered: true,
+                })?;
+            }
+        }
+    }
+
+    /// The connection, when it can carry another request: the body was read
+    /// to its end, both sides keep it alive, and nothing else arrived.
+    pub(crate) fn take_reusable(&mut self) -> Option<Box<SyncConn>> {
+        let conn = self.conn.take()?;
+        (self.decoder.is_done() && self.keep_alive && conn.open && conn.start == conn.end)
+            .then_some(conn)
+    }
+}
