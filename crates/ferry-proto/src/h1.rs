@@ -65,20 +65,37 @@ pub fn encode_request_head<'a>(
     target: &str,
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
 ) {
+    encode_request_line(out, method, target);
+    for (name, value) in headers {
+        encode_header(out, name, value);
+    }
+    end_head(out);
+}
+
+/// Appends the request line, `METHOD target HTTP/1.1`: the start of a head
+/// written piece by piece (then [`encode_header`] for each field, then
+/// [`end_head`]).
+pub fn encode_request_line(out: &mut Vec<u8>, method: &str, target: &str) {
     debug_assert!(!target.bytes().any(|b| b == b'\r' || b == b'\n'));
     out.reserve(method.len() + target.len() + 14);
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        debug_assert!(!value.iter().any(|&b| b == b'\r' || b == b'\n'));
-        out.reserve(name.len() + value.len() + 4);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
-    }
+}
+
+/// Appends one header field, `name: value`.
+pub fn encode_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    debug_assert!(!value.iter().any(|&b| b == b'\r' || b == b'\n'));
+    out.reserve(name.len() + value.len() + 4);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the empty line that ends a head.
+pub fn end_head(out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ferry_proto::netrc::Netrc;
 use ferry_proto::select::{self, EnvProxies, ProxyMap};
 use ferry_proto::ProxyScheme;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use url::Url;
@@ -494,28 +494,23 @@ impl Client {
             }
             let proxy_auth = auth.as_ref().and_then(AuthSession::header);
             let sent_proxy_credentials = proxy_auth.is_some() || hand_auth.is_some();
-            let mut headers =
-                self.request_headers(req, &route, &resolved.host_header, h2, proxy_auth);
-            if let Some(v) = origin_auth.as_ref().and_then(AuthSession::header) {
-                headers.insert(header::AUTHORIZATION, v.clone());
-            }
-            if let Some(jar) = &self.inner.cookies {
-                if !headers.contains_key(header::COOKIE) {
-                    if let Some(v) = jar.cookies(url) {
-                        headers.insert(header::COOKIE, v);
-                    }
-                }
-            }
+            let outgoing = Outgoing {
+                req,
+                route: &route,
+                host: &resolved.host_header,
+                h2,
+                proxy_auth,
+                authorization: origin_auth.as_ref().and_then(AuthSession::header),
+            };
             let sent = match &mut conn.sender {
                 Sender::Sync(slot) => {
                     let Some(mut sync) = slot.take() else {
                         continue;
                     };
+                    let mut head = sync.head(&req.method, &target_form);
+                    self.each_header(&outgoing, |n, v| head.header(n, v));
                     let wait = Wait::new(self.inner.read_timeout, deadline);
-                    match sync
-                        .send(&req.method, &target_form, &headers, this_body, wait)
-                        .await
-                    {
+                    match sync.send(head, &req.method, this_body, wait).await {
                         Ok(head) => {
                             let body = SyncBody::new(sync, &head);
                             Ok(http::Response::from_parts(head.parts, Source::Sync(body)))
@@ -538,6 +533,7 @@ impl Client {
                     }
                 }
                 Sender::H1(s) => {
+                    let headers = self.header_map(&outgoing);
                     let request = http_request(req, &target_form, h2, headers, this_body)?;
                     with_timeout(
                         self.inner.read_timeout,
@@ -549,6 +545,7 @@ impl Client {
                     .map(|r| r.map(Source::Hyper))
                 }
                 Sender::H2(s) => {
+                    let headers = self.header_map(&outgoing);
                     let request = http_request(req, &target_form, h2, headers, this_body)?;
                     with_timeout(
                         self.inner.read_timeout,
@@ -701,7 +698,11 @@ impl Client {
     /// A decoder for the response's `Content-Encoding`, when ferry asked for
     /// compression itself (a hand-set `Accept-Encoding` means the caller
     /// wants the bytes as sent). The headers then describe the decoded body.
-    fn decoder_for(&self, req: &Request, parts: &mut http::response::Parts) -> Option<Decoder> {
+    fn decoder_for(
+        &self,
+        req: &Request,
+        parts: &mut http::response::Parts,
+    ) -> Option<Box<Decoder>> {
         if !self.inner.decompress
             || req.method == Method::HEAD
             || req.headers.contains_key(header::ACCEPT_ENCODING)
@@ -713,7 +714,7 @@ impl Client {
         let decoder = Decoder::for_encoding(parts.headers.get(header::CONTENT_ENCODING)?)?;
         parts.headers.remove(header::CONTENT_ENCODING);
         parts.headers.remove(header::CONTENT_LENGTH);
-        Some(decoder)
+        Some(Box::new(decoder))
     }
 
     /// After a 401/407 whose body was read to its end: the connection, for
@@ -788,51 +789,84 @@ impl Client {
         Ok(conn)
     }
 
-    /// The request's headers as sent on this route: the client's defaults
-    /// under the request's own, `Host` for HTTP/1.1, `Proxy-Authorization`
-    /// only when the proxy reads this request.
-    fn request_headers(
-        &self,
-        req: &Request,
-        route: &Route,
-        host_header: &HeaderValue,
-        h2: bool,
-        proxy_auth: Option<&HeaderValue>,
-    ) -> HeaderMap {
-        let forward = route.kind() == RouteKind::Forward;
-        // Start from a copy of the defaults (one allocation, no rehashing);
-        // a request's own header replaces the default of that name.
-        let mut headers = self.inner.default_headers.clone();
-        if !req.headers.is_empty() {
-            for name in req.headers.keys() {
-                headers.remove(name);
+    /// Calls `f` with each header field a request is sent with, in order:
+    /// the client's defaults (those the request does not set itself), the
+    /// request's own, then what ferry adds: `Accept-Encoding` when it
+    /// decompresses, `Host` on HTTP/1.1, `Proxy-Authorization` only when
+    /// the proxy reads this request, `Authorization` from an
+    /// authentication round (replacing one set by hand), and the jar's
+    /// `Cookie`. The one definition of what is sent: hyper gets it as a
+    /// map ([`header_map`](Client::header_map)), the blocking HTTP/1.1
+    /// writes it out as it comes, with no map built.
+    fn each_header(&self, out: &Outgoing<'_>, mut f: impl FnMut(&HeaderName, &HeaderValue)) {
+        let own = &out.req.headers;
+        let defaults = &self.inner.default_headers;
+        let has = |name: &HeaderName| {
+            (!own.is_empty() && own.contains_key(name))
+                || (!defaults.is_empty() && defaults.contains_key(name))
+        };
+        let forward = out.route.kind() == RouteKind::Forward;
+        let dropped = |name: &HeaderName| {
+            (out.h2 && name == header::HOST)
+                || (!forward && name == header::PROXY_AUTHORIZATION)
+                || (out.authorization.is_some() && name == header::AUTHORIZATION)
+        };
+        for (name, value) in defaults {
+            if !((!own.is_empty() && own.contains_key(name)) || dropped(name)) {
+                f(name, value);
             }
-            for (name, value) in &req.headers {
-                headers.append(name.clone(), value.clone());
+        }
+        for (name, value) in own {
+            if !dropped(name) {
+                f(name, value);
             }
         }
-        if self.inner.decompress
-            && !headers.contains_key(header::ACCEPT_ENCODING)
-            && !headers.contains_key(header::RANGE)
-        {
-            headers.insert(header::ACCEPT_ENCODING, ACCEPT_ENCODING);
+        if self.inner.decompress && !has(&header::ACCEPT_ENCODING) && !has(&header::RANGE) {
+            f(&header::ACCEPT_ENCODING, &ACCEPT_ENCODING);
         }
-        if !h2 && !headers.contains_key(header::HOST) {
-            headers.insert(header::HOST, host_header.clone());
+        if !out.h2 && !has(&header::HOST) {
+            f(&header::HOST, out.host);
         }
-        if h2 {
-            headers.remove(header::HOST);
+        if let (true, Some(v)) = (forward, out.proxy_auth) {
+            if !has(&header::PROXY_AUTHORIZATION) {
+                f(&header::PROXY_AUTHORIZATION, v);
+            }
         }
-        if !forward {
-            headers.remove(header::PROXY_AUTHORIZATION);
-        } else if let (false, Some(v)) = (
-            headers.contains_key(header::PROXY_AUTHORIZATION),
-            proxy_auth,
-        ) {
-            headers.insert(header::PROXY_AUTHORIZATION, v.clone());
+        if let Some(v) = out.authorization {
+            f(&header::AUTHORIZATION, v);
         }
-        headers
+        if let Some(jar) = &self.inner.cookies {
+            if !has(&header::COOKIE) {
+                if let Some(v) = jar.cookies(&out.req.url) {
+                    f(&header::COOKIE, &v);
+                }
+            }
+        }
     }
+
+    /// [`each_header`](Client::each_header) as a map, for hyper.
+    fn header_map(&self, out: &Outgoing<'_>) -> HeaderMap {
+        let mut map =
+            HeaderMap::with_capacity(self.inner.default_headers.len() + out.req.headers.len() + 4);
+        self.each_header(out, |name, value| {
+            map.append(name.clone(), value.clone());
+        });
+        map
+    }
+}
+
+/// What decides the headers of one request as sent (see
+/// [`Client::each_header`]).
+struct Outgoing<'a> {
+    req: &'a Request,
+    route: &'a Route,
+    /// The `Host` value for HTTP/1.1.
+    host: &'a HeaderValue,
+    h2: bool,
+    /// The proxy's credentials, for a forwarding proxy.
+    proxy_auth: Option<&'a HeaderValue>,
+    /// The origin's, from an authentication round.
+    authorization: Option<&'a HeaderValue>,
 }
 
 /// The request as hyper takes it: absolute-form to a forwarding proxy,

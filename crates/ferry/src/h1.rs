@@ -116,6 +116,29 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// A request head being written: the request line, then the headers the
+/// caller gives one by one; [`SyncConn::send`] adds the body's framing and
+/// the end of the head.
+pub(crate) struct RequestHead {
+    out: Vec<u8>,
+    /// `Transfer-Encoding` set by hand ends in `chunked`.
+    chunked: bool,
+    /// `Content-Length` set by hand.
+    has_length: bool,
+}
+
+impl RequestHead {
+    pub(crate) fn header(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if name == header::TRANSFER_ENCODING {
+            let v = value.as_bytes().trim_ascii_end();
+            self.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
+        } else if name == header::CONTENT_LENGTH {
+            self.has_length = true;
+        }
+        codec::encode_header(&mut self.out, name.as_str(), value.as_bytes());
+    }
+}
+
 /// The head of a response, and how its body is framed.
 pub(crate) struct Head {
     pub(crate) parts: http::response::Parts,
@@ -252,46 +275,47 @@ impl SyncConn {
         }
     }
 
+    /// Starts the head of a request (in this connection's buffer).
+    pub(crate) fn head(&mut self, method: &Method, target: &str) -> RequestHead {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        codec::encode_request_line(&mut out, method.as_str(), target);
+        RequestHead {
+            out,
+            chunked: false,
+            has_length: false,
+        }
+    }
+
     /// Sends a request and reads the head of its response; the body is
     /// then read with a [`SyncBody`] made from this connection.
     ///
-    /// `headers` are sent as they are, plus `Content-Length` or
-    /// `Transfer-Encoding: chunked` for the body when they are not there.
+    /// `head` goes as written, plus `Content-Length` or
+    /// `Transfer-Encoding: chunked` for the body when it has neither.
     pub(crate) async fn send(
         &mut self,
+        head: RequestHead,
         method: &Method,
-        target: &str,
-        headers: &HeaderMap,
         mut body: Body,
         wait: Wait,
     ) -> Result<Head, Failure> {
-        let chunked = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
-        let mut length = itoa::Buffer::new();
-        let framing_header: Option<(&str, &[u8])> = if chunked
-            || headers.contains_key(header::CONTENT_LENGTH)
-        {
-            None
-        } else {
+        self.out = head.out;
+        let mut chunked = head.chunked;
+        if !chunked && !head.has_length {
             match body.content_length() {
-                Some(0) if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) => None,
-                Some(n) => Some(("content-length", length.format(n).as_bytes())),
-                None => Some(("transfer-encoding", b"chunked")),
+                Some(0) if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {}
+                Some(n) => codec::encode_header(
+                    &mut self.out,
+                    "content-length",
+                    itoa::Buffer::new().format(n).as_bytes(),
+                ),
+                None => {
+                    codec::encode_header(&mut self.out, "transfer-encoding", b"chunked");
+                    chunked = true;
+                }
             }
-        };
-        let chunked = chunked || framing_header.is_some_and(|(n, _)| n == "transfer-encoding");
-        self.out.clear();
-        codec::encode_request_head(
-            &mut self.out,
-            method.as_str(),
-            target,
-            headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_bytes()))
-                .chain(framing_header),
-        );
+        }
+        codec::end_head(&mut self.out);
         // A connection is only reused with nothing left unread.
         self.start = 0;
         self.end = 0;
@@ -371,10 +395,17 @@ impl SyncConn {
     /// Parses the head at `buf[start..end]`, taking it out of the buffer
     /// when complete.
     fn parse_head(&mut self, head_request: bool) -> Result<Parsed, Failure> {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut fields);
+        // Left uninitialised: httparse writes the fields it fills, and
+        // zeroing 100 of them costs more than parsing a short head.
+        let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
         let input = &self.buf[self.start..self.end];
-        let len = match response.parse(input) {
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            input,
+            &mut fields,
+        );
+        let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
             Err(e) => {

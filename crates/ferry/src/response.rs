@@ -484,7 +484,9 @@ pub(crate) struct ResponseBody {
     give_back: Option<GiveBack>,
     read_timeout: Option<Duration>,
     deadline: Option<Instant>,
-    decoder: Option<Decoder>,
+    // Boxed: a decoder is 240 bytes, and the response moves through every
+    // layer of the request path by value.
+    decoder: Option<Box<Decoder>>,
 }
 
 impl ResponseBody {
@@ -493,7 +495,7 @@ impl ResponseBody {
         give_back: Option<GiveBack>,
         read_timeout: Option<Duration>,
         deadline: Option<Instant>,
-        decoder: Option<Decoder>,
+        decoder: Option<Box<Decoder>>,
     ) -> ResponseBody {
         let mut body = ResponseBody {
             source,
