@@ -424,3 +424,25 @@ fn h2_origins_still_speak_h2() {
         assert_eq!(resp.text().unwrap(), "Hello, world!");
     }
 }
+
+#[test]
+fn inside_an_async_runtime_it_panics_even_when_it_would_not_wait() {
+    let server = Scripted::start(vec![vec![OK_HELLO.to_vec(); 2]]);
+    let client = client();
+    // A pooled connection: the next exchange would be blocking calls only.
+    client.get(server.url("/")).send().unwrap().bytes().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let url = server.url("/");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async { client.get(url).send().map(|_| ()) })
+    }));
+    let panic = result.unwrap_err();
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(message.contains("inside an async runtime"), "{message}");
+}
