@@ -288,7 +288,7 @@ impl Client {
     /// Sends a request, following redirects as configured.
     pub async fn execute(&self, request: Request) -> Result<Response, Error> {
         let total = request.timeout.or(self.inner.total_timeout);
-        let url = request.url.clone();
+        let url = total.map(|_| request.url.clone());
         let deadline = total.map(|d| Instant::now() + d);
         // Boxed: the request path's state machine is several kilobytes, and
         // every caller (blocking block_on, user futures) would otherwise
@@ -298,7 +298,13 @@ impl Client {
             None => run.await,
             Some(d) => match tokio::time::timeout(d, run).await {
                 Ok(r) => r,
-                Err(_) => Err(Error::timeout(TimeoutPhase::Total, d).with_url(&url)),
+                Err(_) => {
+                    let e = Error::timeout(TimeoutPhase::Total, d);
+                    Err(match &url {
+                        Some(url) => e.with_url(url),
+                        None => e,
+                    })
+                }
             },
         }
     }

@@ -17,7 +17,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use ferry_proto::h1::{self as codec, BodyDecoder, Framing};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
@@ -144,6 +144,8 @@ pub(crate) struct Head {
     pub(crate) parts: http::response::Parts,
     framing: Framing,
     keep_alive: bool,
+    /// What arrived after the head (the start of the body).
+    rest: Bytes,
 }
 
 /// An HTTP/1.1 connection driven by blocking calls.
@@ -435,8 +437,9 @@ impl SyncConn {
                 .map(|h| (h.name.as_bytes(), h.value)),
         )
         .map_err(|e| Failure::Protocol(e.to_string()))?;
-        // One copy of the head; header values are slices of it.
-        let head = Bytes::copy_from_slice(&input[..len]);
+        // One copy of all that arrived: header values are slices of it,
+        // and so is the start of the body (all of a short one).
+        let head = Bytes::copy_from_slice(input);
         let base = input.as_ptr() as usize;
         let mut headers = HeaderMap::with_capacity(response.headers.len());
         for field in response.headers.iter() {
@@ -455,11 +458,13 @@ impl SyncConn {
             Version::HTTP_11
         };
         parts.headers = headers;
-        self.start += len;
+        self.start = 0;
+        self.end = 0;
         Ok(Parsed::Final(Head {
             parts,
             framing,
             keep_alive,
+            rest: head.slice(len..),
         }))
     }
 }
@@ -477,15 +482,22 @@ pub(crate) struct SyncBody {
     conn: Option<Box<SyncConn>>,
     decoder: BodyDecoder,
     keep_alive: bool,
+    /// Received bytes not yet decoded, before those in the connection's
+    /// buffer: what came with the head.
+    pending: Bytes,
 }
 
 impl SyncBody {
     pub(crate) fn new(conn: Box<SyncConn>, head: &Head) -> SyncBody {
-        SyncBody {
+        let mut body = SyncBody {
             conn: Some(conn),
             decoder: BodyDecoder::new(head.framing),
             keep_alive: head.keep_alive,
-        }
+            pending: head.rest.clone(),
+        };
+        // A response without a body (or with an empty one) is over at once.
+        let _ = body.decoder.decode(&[]);
+        body
     }
 
     pub(crate) fn is_end(&self) -> bool {
@@ -497,13 +509,35 @@ impl SyncBody {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(None);
         };
+        let protocol = |e: codec::BodyError| Failure::Protocol(e.to_string());
+        while !self.pending.is_empty() {
+            let decoded = self.decoder.decode(&self.pending).map_err(|e| {
+                conn.open = false;
+                protocol(e)
+            })?;
+            let data = self.pending.slice(decoded.data.clone());
+            self.pending.advance(decoded.consumed);
+            if !data.is_empty() {
+                return Ok(Some(data));
+            }
+            if decoded.done {
+                return Ok(None);
+            }
+            if decoded.consumed == 0 {
+                // Part of a chunk line: finish it in the connection's buffer.
+                conn.buf[..self.pending.len()].copy_from_slice(&self.pending);
+                conn.start = 0;
+                conn.end = self.pending.len();
+                self.pending.clear();
+            }
+        }
         loop {
             let decoded = self
                 .decoder
                 .decode(&conn.buf[conn.start..conn.end])
                 .map_err(|e| {
                     conn.open = false;
-                    Failure::Protocol(e.to_string())
+                    protocol(e)
                 })?;
             let data = conn.start + decoded.data.start..conn.start + decoded.data.end;
             conn.start += decoded.consumed;
@@ -526,7 +560,7 @@ impl SyncBody {
     /// to its end, both sides keep it alive, and nothing else arrived.
     pub(crate) fn take_reusable(&mut self) -> Option<Box<SyncConn>> {
         let conn = self.conn.take()?;
-        (self.decoder.is_done() && self.keep_alive && conn.open && conn.start == conn.end)
-            .then_some(conn)
+        let clean = self.pending.is_empty() && conn.start == conn.end;
+        (self.decoder.is_done() && self.keep_alive && conn.open && clean).then_some(conn)
     }
 }

@@ -232,37 +232,39 @@ impl Response {
     /// The rest of the body after `first` (bytes already taken from it),
     /// held to the size limit.
     pub(crate) async fn read_to_end(&mut self, mut first: Bytes) -> Result<Bytes, Error> {
-        let limit = self.max_body_size.unwrap_or(usize::MAX);
-        let url = self.url.clone();
-        let check = |len: usize| {
-            if len > limit {
-                return Err(Error::new(
-                    Kind::Body,
-                    format!("the response body is larger than the limit of {limit} bytes (max_body_size)"),
-                )
-                .with_url(&url));
-            }
-            Ok(())
-        };
         if first.is_empty() {
             match self.chunk().await? {
                 Some(b) => first = b,
                 None => return Ok(Bytes::new()),
             }
         }
-        check(first.len())?;
+        self.check_size(first.len())?;
         let Some(second) = self.chunk().await? else {
             return Ok(first);
         };
-        check(first.len().saturating_add(second.len()))?;
+        self.check_size(first.len().saturating_add(second.len()))?;
         let mut all = BytesMut::with_capacity(first.len() + second.len());
         all.extend_from_slice(&first);
         all.extend_from_slice(&second);
         while let Some(b) = self.chunk().await? {
-            check(all.len().saturating_add(b.len()))?;
+            self.check_size(all.len().saturating_add(b.len()))?;
             all.extend_from_slice(&b);
         }
         Ok(all.freeze())
+    }
+
+    /// An error when `len` bytes of body are over the size limit.
+    fn check_size(&self, len: usize) -> Result<(), Error> {
+        match self.max_body_size {
+            Some(limit) if len > limit => Err(Error::new(
+                Kind::Body,
+                format!(
+                    "the response body is larger than the limit of {limit} bytes (max_body_size)"
+                ),
+            )
+            .with_url(&self.url)),
+            _ => Ok(()),
+        }
     }
 
     /// The whole body as text, decoded with the charset of `Content-Type`

@@ -48,7 +48,16 @@ impl Scripted {
                         Some(request) => record.lock().unwrap().push(request),
                         None => break,
                     }
-                    if stream.write_all(&answer).is_err() {
+                    // PAUSE splits an answer into writes 50 ms apart, so
+                    // that the client reads it in pieces.
+                    let mut failed = false;
+                    for (i, part) in split(&answer, PAUSE).into_iter().enumerate() {
+                        if i > 0 {
+                            thread::sleep(Duration::from_millis(50));
+                        }
+                        failed |= stream.write_all(part).is_err();
+                    }
+                    if failed {
                         break;
                     }
                 }
@@ -70,6 +79,19 @@ impl Scripted {
             .map(|r| String::from_utf8_lossy(r).into_owned())
             .collect()
     }
+}
+
+const PAUSE: &[u8] = b"<PAUSE>";
+
+fn split<'a>(data: &'a [u8], at: &[u8]) -> Vec<&'a [u8]> {
+    let mut parts = Vec::new();
+    let mut rest = data;
+    while let Some(i) = rest.windows(at.len()).position(|w| w == at) {
+        parts.push(&rest[..i]);
+        rest = &rest[i + at.len()..];
+    }
+    parts.push(rest);
+    parts
 }
 
 /// Reads one request: the head, then a body framed by Content-Length or
@@ -445,4 +467,24 @@ fn inside_an_async_runtime_it_panics_even_when_it_would_not_wait() {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     assert!(message.contains("inside an async runtime"), "{message}");
+}
+
+#[test]
+fn bodies_split_across_reads() {
+    let server = Scripted::start(vec![vec![
+        // A chunk-size line cut in two: "1" with the head, "0" later.
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1<PAUSE>0\r\nabcdefghijklmnop\r\n0\r\n\r\n".to_vec(),
+        // A length-framed body, and a head, each cut in two.
+        b"HTTP/1.1 200 OK\r\nContent-Le<PAUSE>ngth: 10\r\n\r\n01234<PAUSE>56789".to_vec(),
+        OK_HELLO.to_vec(),
+    ]]);
+    let client = client();
+    let resp = client.get(server.url("/1")).send().unwrap();
+    assert_eq!(resp.text().unwrap(), "helloabcdefghijklmnop");
+    let resp = client.get(server.url("/2")).send().unwrap();
+    assert!(resp.connection_reused());
+    assert_eq!(resp.text().unwrap(), "0123456789");
+    let resp = client.get(server.url("/3")).send().unwrap();
+    assert!(resp.connection_reused());
+    assert_eq!(resp.text().unwrap(), "hello");
 }
