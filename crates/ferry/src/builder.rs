@@ -12,7 +12,7 @@ use ferry_proto::select::{EnvProxies, NoProxy, ProxyChoice, ProxyMap};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::{AuthScheme, AuthSettings};
-use crate::client::{Client, ClientRef};
+use crate::client::{Client, ClientRef, DefaultsSet};
 use crate::connect::{Connector, Timeouts};
 use crate::cookie::Jar;
 use crate::error::Error;
@@ -542,6 +542,7 @@ impl<F> ClientBuilder<F> {
                 pool: Arc::new(Pool::new(self.pool)),
                 proxies,
                 env,
+                defaults_set: DefaultsSet::of(&default_headers),
                 default_headers,
                 read_timeout: self.read_timeout,
                 total_timeout: self.total_timeout,

@@ -65,6 +65,8 @@ pub(crate) struct ClientRef {
     pub(crate) h2_prior_knowledge: bool,
     pub(crate) decompress: bool,
     pub(crate) last_route: Mutex<Option<Arc<Resolved>>>,
+    /// Which of the headers ferry may add the defaults already have.
+    pub(crate) defaults_set: DefaultsSet,
     /// HTTP/1.1 connections are driven by blocking calls ([`crate::h1`]):
     /// set for the blocking client, whose calling thread waits anyway.
     pub(crate) blocking_io: bool,
@@ -810,10 +812,10 @@ impl Client {
     fn each_header(&self, out: &Outgoing<'_>, mut f: impl FnMut(&HeaderName, &HeaderValue)) {
         let own = &out.req.headers;
         let defaults = &self.inner.default_headers;
-        let has = |name: &HeaderName| {
-            (!own.is_empty() && own.contains_key(name))
-                || (!defaults.is_empty() && defaults.contains_key(name))
+        let has = |name: &HeaderName, in_defaults: bool| {
+            in_defaults || (!own.is_empty() && own.contains_key(name))
         };
+        let set = &self.inner.defaults_set;
         let forward = out.route.kind() == RouteKind::Forward;
         let dropped = |name: &HeaderName| {
             (out.h2 && name == header::HOST)
@@ -830,14 +832,17 @@ impl Client {
                 f(name, value);
             }
         }
-        if self.inner.decompress && !has(&header::ACCEPT_ENCODING) && !has(&header::RANGE) {
+        if self.inner.decompress
+            && !has(&header::ACCEPT_ENCODING, set.accept_encoding)
+            && !has(&header::RANGE, set.range)
+        {
             f(&header::ACCEPT_ENCODING, &ACCEPT_ENCODING);
         }
-        if !out.h2 && !has(&header::HOST) {
+        if !out.h2 && !has(&header::HOST, set.host) {
             f(&header::HOST, out.host);
         }
         if let (true, Some(v)) = (forward, out.proxy_auth) {
-            if !has(&header::PROXY_AUTHORIZATION) {
+            if !has(&header::PROXY_AUTHORIZATION, set.proxy_authorization) {
                 f(&header::PROXY_AUTHORIZATION, v);
             }
         }
@@ -845,7 +850,7 @@ impl Client {
             f(&header::AUTHORIZATION, v);
         }
         if let Some(jar) = &self.inner.cookies {
-            if !has(&header::COOKIE) {
+            if !has(&header::COOKIE, set.cookie) {
                 if let Some(v) = jar.cookies(&out.req.url) {
                     f(&header::COOKIE, &v);
                 }
@@ -861,6 +866,30 @@ impl Client {
             map.append(name.clone(), value.clone());
         });
         map
+    }
+}
+
+/// Which of the headers ferry may add are among the client's default
+/// headers: known when the client is built, so that a request need not
+/// look them up.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DefaultsSet {
+    accept_encoding: bool,
+    range: bool,
+    host: bool,
+    proxy_authorization: bool,
+    cookie: bool,
+}
+
+impl DefaultsSet {
+    pub(crate) fn of(defaults: &HeaderMap) -> DefaultsSet {
+        DefaultsSet {
+            accept_encoding: defaults.contains_key(header::ACCEPT_ENCODING),
+            range: defaults.contains_key(header::RANGE),
+            host: defaults.contains_key(header::HOST),
+            proxy_authorization: defaults.contains_key(header::PROXY_AUTHORIZATION),
+            cookie: defaults.contains_key(header::COOKIE),
+        }
     }
 }
 

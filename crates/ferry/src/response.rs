@@ -60,7 +60,9 @@ pub struct Response {
     headers: HeaderMap,
     url: Url,
     meta: Meta,
-    body: ResponseBody,
+    // Boxed: a response is returned by value through every layer of the
+    // request path, and the body is most of its size.
+    body: Box<ResponseBody>,
     history: Vec<Url>,
     max_body_size: Option<usize>,
 }
@@ -78,7 +80,7 @@ impl Response {
             headers: head.headers,
             url,
             meta,
-            body,
+            body: Box::new(body),
             history: Vec::new(),
             max_body_size: None,
         }
