@@ -192,6 +192,105 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     }
 }
 
+/// How much [`ReadAhead`] asks the stream below for at once.
+const READ_AHEAD: usize = 64 * 1024;
+
+/// Reads the stream below in large pieces. rustls asks its transport for a
+/// few KiB at a time, so a 16 KiB record took several reads (syscalls on a
+/// socket, trips through the outer layer with TLS inside TLS); with this
+/// under each TLS layer one read takes what has arrived, up to 64 KiB.
+///
+/// The buffer exists only while data flows: it is taken from the allocator
+/// (not zeroed) when a small read finds it empty, and given back as soon as
+/// the stream below has nothing more to give, so idle pooled connections
+/// hold none of it.
+pub(crate) struct ReadAhead<S> {
+    inner: S,
+    buf: bytes::BytesMut,
+}
+
+impl<S> ReadAhead<S> {
+    pub(crate) fn new(inner: S) -> ReadAhead<S> {
+        ReadAhead {
+            inner,
+            buf: bytes::BytesMut::new(),
+        }
+    }
+}
+
+impl Io for ReadAhead<BoxIo> {
+    fn can_block(&self) -> bool {
+        self.inner.can_block()
+    }
+    fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
+        // The blocking client reads with buffers of its own: what is
+        // buffered here goes first, then the stream below as it is.
+        let ReadAhead { inner, buf } = *self;
+        let inner = inner.into_blocking()?;
+        if buf.is_empty() {
+            return Ok(inner);
+        }
+        Ok(Box::new(Prefixed::new(buf.to_vec(), inner)))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.buf.is_empty() {
+            if out.remaining() >= READ_AHEAD {
+                return Pin::new(&mut this.inner).poll_read(cx, out);
+            }
+            this.buf.reserve(READ_AHEAD);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.inner), cx, &mut this.buf) {
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => {
+                    this.buf = bytes::BytesMut::new();
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => {
+                    this.buf = bytes::BytesMut::new();
+                    return Poll::Pending;
+                }
+            }
+        }
+        let n = this.buf.len().min(out.remaining());
+        out.put_slice(&this.buf[..n]);
+        bytes::Buf::advance(&mut this.buf, n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ReadAhead<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// How many leading bytes [`Sniff`] keeps.
 pub(crate) const SNIFF_LEN: usize = 8;
 

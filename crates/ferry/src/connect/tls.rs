@@ -8,7 +8,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 
-use super::io::{BoxIo, Sniff};
+use super::io::{BoxIo, ReadAhead, Sniff};
 
 /// What was negotiated.
 #[derive(Clone, Debug, Default)]
@@ -36,7 +36,7 @@ pub(crate) async fn handshake(
     name: ServerName<'static>,
     io: BoxIo,
 ) -> Result<(BoxIo, TlsInfo), TlsFailure> {
-    let sniffed = Sniff::new(io);
+    let sniffed = Sniff::new(Box::new(ReadAhead::new(io)) as BoxIo);
     match TlsConnector::from(config)
         .connect(name, sniffed)
         .into_fallible()
