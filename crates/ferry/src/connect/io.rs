@@ -223,14 +223,71 @@ impl Io for ReadAhead<BoxIo> {
         self.inner.can_block()
     }
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
-        // The blocking client reads with buffers of its own: what is
-        // buffered here goes first, then the stream below as it is.
         let ReadAhead { inner, buf } = *self;
-        let inner = inner.into_blocking()?;
-        if buf.is_empty() {
-            return Ok(inner);
+        Ok(Box::new(SyncReadAhead::new(inner.into_blocking()?, &buf)))
+    }
+}
+
+/// [`ReadAhead`] for blocking use. Without a "nothing more for now" signal
+/// to free it on, the buffer stays once a read has needed it (allocated
+/// then, zeroed once), at half the async size.
+pub(crate) struct SyncReadAhead {
+    inner: BoxSyncIo,
+    /// Bytes read ahead are `buf[pos..len]`; `buf` is empty until needed,
+    /// then initialised once to its full size.
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+}
+
+impl SyncReadAhead {
+    fn new(inner: BoxSyncIo, ahead: &[u8]) -> SyncReadAhead {
+        SyncReadAhead {
+            inner,
+            buf: ahead.to_vec(),
+            pos: 0,
+            len: ahead.len(),
         }
-        Ok(Box::new(Prefixed::new(buf.to_vec(), inner)))
+    }
+}
+
+const SYNC_READ_AHEAD: usize = 32 * 1024;
+
+impl Read for SyncReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            if out.len() >= SYNC_READ_AHEAD {
+                return self.inner.read(out);
+            }
+            if self.buf.len() < SYNC_READ_AHEAD {
+                self.buf.resize(SYNC_READ_AHEAD, 0);
+            }
+            self.pos = 0;
+            self.len = 0;
+            self.len = self.inner.read(&mut self.buf)?;
+        }
+        let n = (self.len - self.pos).min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for SyncReadAhead {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl SyncIo for SyncReadAhead {
+    fn socket(&self) -> &std::net::TcpStream {
+        self.inner.socket()
     }
 }
 
@@ -475,6 +532,52 @@ mod tests {
         assert_eq!(p.read(&mut one).await.unwrap(), 2);
         assert_eq!(&one[..2], b"ef");
         assert_eq!(p.read(&mut one).await.unwrap(), 0);
+    }
+
+    #[test]
+    fn sync_read_ahead_serves_small_reads_from_one_big_one() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        client.write_all(&data).unwrap();
+        drop(client);
+        let mut r = SyncReadAhead::new(Box::new(server), b"head");
+        let mut got = Vec::new();
+        let mut small = [0u8; 1000];
+        loop {
+            let n = r.read(&mut small).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&small[..n]);
+        }
+        assert_eq!(&got[..4], b"head");
+        assert_eq!(&got[4..], &data[..]);
+    }
+
+    #[tokio::test]
+    async fn read_ahead_keeps_order_and_frees_when_idle() {
+        let (mut a, b) = tokio::io::duplex(256 * 1024);
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        a.write_all(&data).await.unwrap();
+        let mut r = ReadAhead::new(b);
+        let mut got = vec![0u8; data.len()];
+        let mut small = [0u8; 4096];
+        let mut at = 0;
+        while at < data.len() {
+            let n = r.read(&mut small).await.unwrap();
+            got[at..at + n].copy_from_slice(&small[..n]);
+            at += n;
+        }
+        assert_eq!(got, data);
+        // Nothing more for now: the buffer is given back.
+        let waker = futures_util::task::noop_waker_ref();
+        let mut cx = Context::from_waker(waker);
+        let mut rb = ReadBuf::new(&mut small);
+        assert!(Pin::new(&mut r).poll_read(&mut cx, &mut rb).is_pending());
+        assert_eq!(r.buf.capacity(), 0);
     }
 
     #[tokio::test]
