@@ -782,7 +782,7 @@ impl Client {
             });
             let conn = Conn::new(Sender::H2(sender), est.info);
             if let Some(shared) = conn.share() {
-                self.inner.pool.checkin(key, shared);
+                self.inner.pool.checkin(key.clone(), shared);
             }
             conn
         } else {

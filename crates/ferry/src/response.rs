@@ -517,7 +517,7 @@ impl ResponseBody {
     fn finish(&mut self) {
         if let Some(mut g) = self.give_back.take() {
             self.source.restore(&mut g.conn);
-            g.pool.checkin(&g.key, g.conn);
+            g.pool.checkin(g.key, g.conn);
         }
     }
 
