@@ -7,6 +7,8 @@ use std::path::Path;
 use ferry::{AuthScheme, Certificate, Client, ClientBuilder, Identity, Proxy, ProxyUrl, Url};
 
 use crate::cli::ProxyArgs;
+use ferry_proto::encode_userinfo;
+
 use crate::exit::{usage, CliError};
 
 /// The proxy variables whose values `-U` completes with credentials.
@@ -249,19 +251,6 @@ fn env_value(
         )),
         Err(_) => Some(value),
     }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode_userinfo(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn parse_proxy(value: &str, origin: &str) -> Result<ProxyUrl, CliError> {

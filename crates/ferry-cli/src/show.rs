@@ -135,16 +135,7 @@ pub fn pretty_head(
     out
 }
 
-/// `content-type` → `Content-Type`.
-pub fn title_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper { c.to_ascii_uppercase() } else { c });
-        upper = c == '-';
-    }
-    out
-}
+pub use ferry_proto::h1::title_case;
 
 /// A header value as `-v` may show it: credentials and cookie values
 /// become `***` (cookie names stay, they help debugging).

@@ -35,19 +35,8 @@ macro_rules! ensure {
     };
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters: for user
-/// names and passwords put into a proxy URL.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a user name or password put into a proxy URL.
+pub use ferry_proto::encode_userinfo as percent_encode;
 
 /// `scheme://user:pass@host:port` from `scheme://host:port`, both parts
 /// percent-encoded.

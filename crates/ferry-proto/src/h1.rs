@@ -99,6 +99,18 @@ pub fn end_head(out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A header name as people write it, for display: `content-type` becomes
+/// `Content-Type` (on the wire, HTTP/1.1 names are case-insensitive).
+pub fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    out
+}
+
 /// Appends one chunk of a chunked request body (nothing for empty data).
 pub fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {

@@ -27,4 +27,4 @@ pub mod proxy_url;
 pub mod select;
 pub mod socks;
 
-pub use proxy_url::{Credentials, ProxyScheme, ProxyUrl, ProxyUrlError};
+pub use proxy_url::{encode_userinfo, Credentials, ProxyScheme, ProxyUrl, ProxyUrlError};

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// The protocol spoken to a proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -296,6 +296,20 @@ impl fmt::Display for ProxyUrlError {
 impl std::error::Error for ProxyUrlError {}
 
 /// Removes user info from a value so that it can be quoted in an error.
+/// What user info keeps as it is: RFC 3986's unreserved characters.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a user name or password for the user info of a proxy
+/// URL: everything but RFC 3986's unreserved characters, so that
+/// [`ProxyUrl::parse`] reads back exactly `value`.
+pub fn encode_userinfo(value: &str) -> String {
+    utf8_percent_encode(value, USERINFO).to_string()
+}
+
 fn redact(value: &str) -> String {
     let (prefix, rest) = match value.find("://") {
         Some(i) => value.split_at(i + 3),
@@ -519,6 +533,21 @@ mod tests {
         assert_eq!(redact("http://u:p@h:1/x@y"), "http://***@h:1/x@y");
         assert_eq!(redact("u:p@h"), "***@h");
         assert_eq!(redact("http://h"), "http://h");
+    }
+
+    #[test]
+    fn encoded_user_info_reads_back_exactly() {
+        assert_eq!(encode_userinfo("a b@c:d%"), "a%20b%40c%3Ad%25");
+        assert_eq!(encode_userinfo("Az09-._~"), "Az09-._~");
+        for (user, pass) in [("us@er", "p:a/s s%é"), ("DOMAIN\\bob", "#?[]")] {
+            let url = format!(
+                "http://{}:{}@proxy:3128",
+                encode_userinfo(user),
+                encode_userinfo(pass)
+            );
+            let creds = p(&url).credentials().cloned().unwrap();
+            assert_eq!((creds.username(), creds.password()), (user, pass));
+        }
     }
 
     #[test]

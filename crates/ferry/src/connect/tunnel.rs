@@ -49,16 +49,6 @@ impl TunnelExchange {
     }
 }
 
-fn title_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper { c.to_ascii_uppercase() } else { c });
-        upper = c == '-';
-    }
-    out
-}
-
 fn shown_request(authority: &str, headers: &[(&str, &str)]) -> String {
     let mut out = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     for (name, value) in headers {
@@ -109,7 +99,7 @@ pub(crate) async fn establish(
     // expect it.
     let mut names: Vec<String> = headers
         .iter()
-        .map(|(n, _)| title_case(n.as_str()))
+        .map(|(n, _)| ferry_proto::h1::title_case(n.as_str()))
         .collect();
     names.push("Proxy-Authorization".to_owned());
     let mut buf = vec![0u8; 8 * 1024];
