@@ -650,13 +650,7 @@ fn show_refusal(e: &ferry::Error) {
         answer.status().as_u16(),
         answer.reason()
     );
-    for (name, value) in answer.headers() {
-        eprintln!(
-            "< {}: {}",
-            show::title_case(name.as_str()),
-            show::redacted_value(name.as_str(), value.as_bytes())
-        );
-    }
+    eprint_received_headers(answer.headers());
     eprintln!("<");
     let body = answer.body();
     if !body.is_empty() && !show::looks_binary(body) {
@@ -667,6 +661,18 @@ fn show_refusal(e: &ferry::Error) {
         if body.len() > 1024 || answer.body_truncated() {
             eprintln!("< [...]");
         }
+    }
+}
+
+/// Received header fields as `-v` shows them: `< Name: value`, secrets
+/// as `***`.
+fn eprint_received_headers(headers: &HeaderMap) {
+    for (name, value) in headers {
+        eprintln!(
+            "< {}: {}",
+            show::title_case(name.as_str()),
+            show::redacted_value(name.as_str(), value.as_bytes())
+        );
     }
 }
 
@@ -796,13 +802,7 @@ fn show_conversation(resp: &Response, sent: &Sent<'_>) {
     }
     eprintln!(">");
     eprintln!("< {}", show::status_line(resp.version(), resp.status()));
-    for (name, value) in resp.headers() {
-        eprintln!(
-            "< {}: {}",
-            show::title_case(name.as_str()),
-            show::redacted_value(name.as_str(), value.as_bytes())
-        );
-    }
+    eprint_received_headers(resp.headers());
     eprintln!("<");
     let t = resp.timings();
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
