@@ -523,8 +523,8 @@ impl Client {
                     let wait = Wait::new(self.inner.read_timeout, deadline);
                     match sync.send(head, &req.method, this_body, wait).await {
                         Ok(head) => {
-                            let body = SyncBody::new(sync, &head);
-                            Ok(http::Response::from_parts(head.parts, Source::Sync(body)))
+                            let (parts, body) = SyncBody::split(sync, head);
+                            Ok(http::Response::from_parts(parts, Source::Sync(body)))
                         }
                         Err(failure) => {
                             if reused

@@ -488,16 +488,16 @@ pub(crate) struct SyncBody {
 }
 
 impl SyncBody {
-    pub(crate) fn new(conn: Box<SyncConn>, head: &Head) -> SyncBody {
-        let mut body = SyncBody {
+    /// The response's head, and its body read from `conn`.
+    pub(crate) fn split(conn: Box<SyncConn>, head: Head) -> (http::response::Parts, SyncBody) {
+        // A response without a body (or with an empty one) starts done.
+        let body = SyncBody {
             conn: Some(conn),
             decoder: BodyDecoder::new(head.framing),
             keep_alive: head.keep_alive,
-            pending: head.rest.clone(),
+            pending: head.rest,
         };
-        // A response without a body (or with an empty one) is over at once.
-        let _ = body.decoder.decode(&[]);
-        body
+        (head.parts, body)
     }
 
     pub(crate) fn is_end(&self) -> bool {
