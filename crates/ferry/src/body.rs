@@ -246,8 +246,8 @@ impl hyper::body::Body for Body {
 }
 
 /// A stream of byte chunks as an HTTP body, optionally of a declared length
-/// that it holds the stream to (hyper would otherwise send a body that
-/// contradicts its own `Content-Length`, or hang the exchange).
+/// that it holds the stream to (a body that contradicts its own
+/// `Content-Length` would otherwise go out, or hang the exchange).
 struct StreamBody<S> {
     stream: Pin<Box<S>>,
     remaining: Option<u64>,

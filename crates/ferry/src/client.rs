@@ -22,7 +22,7 @@ use crate::connect::{with_timeout, Connector};
 use crate::cookie::Jar;
 use crate::decode::{Decoder, ACCEPT_ENCODING};
 use crate::error::{BoxError, Error, Kind, ProxyResponse, TimeoutPhase};
-use crate::h1::{Failure, SyncBody, SyncConn, Wait};
+use crate::h1::{Failure, H1Body, H1Conn, Wait};
 use crate::pool::{Conn, Pool, Sender};
 use crate::proxy::config_error;
 use crate::redirect::{Act, Attempt, Policy};
@@ -461,25 +461,11 @@ impl Client {
                     ),
                 },
             };
-            if let Sender::Sync(c) = &mut conn.sender {
+            if let Sender::H1(c) = &mut conn.sender {
                 // A request that cannot be sent again goes on a reused
                 // connection only if it has not been closed meanwhile.
                 if reused && !is_idempotent(&req.method) && !c.as_mut().is_some_and(|c| c.alive()) {
                     continue;
-                }
-            }
-            if let Sender::H1(s) = &mut conn.sender {
-                if let Err(e) = s.ready().await {
-                    if reused {
-                        // Closed while idle: nothing was sent, try another.
-                        continue;
-                    }
-                    return Err(Error::new(
-                        Kind::Request,
-                        format!("the new connection failed at once: {e}"),
-                    )
-                    .with_source(e)
-                    .with_url(url));
                 }
             }
             let h2 = matches!(conn.sender, Sender::H2(_));
@@ -514,17 +500,17 @@ impl Client {
                 authorization: origin_auth.as_ref().and_then(AuthSession::header),
             };
             let sent = match &mut conn.sender {
-                Sender::Sync(slot) => {
-                    let Some(mut sync) = slot.take() else {
+                Sender::H1(slot) => {
+                    let Some(mut h1) = slot.take() else {
                         continue;
                     };
-                    let mut head = sync.head(&req.method, &target_form);
+                    let mut head = h1.head(&req.method, &target_form);
                     self.each_header(&outgoing, |n, v| head.header(n, v));
                     let wait = Wait::new(self.inner.read_timeout, deadline);
-                    match sync.send(head, &req.method, this_body, wait).await {
+                    match h1.send(head, &req.method, this_body, wait).await {
                         Ok(head) => {
-                            let (parts, body) = SyncBody::split(sync, head);
-                            Ok(http::Response::from_parts(parts, Source::Sync(body)))
+                            let (parts, body) = H1Body::split(h1, head);
+                            Ok(http::Response::from_parts(parts, Source::H1(body)))
                         }
                         Err(failure) => {
                             if reused
@@ -543,21 +529,9 @@ impl Client {
                         }
                     }
                 }
-                Sender::H1(s) => {
-                    let headers = self.header_map(&outgoing);
-                    let request = http_request(req, &target_form, h2, headers, this_body)?;
-                    with_timeout(
-                        self.inner.read_timeout,
-                        TimeoutPhase::Read,
-                        s.try_send_request(request),
-                    )
-                    .await
-                    .map_err(|e| e.with_url(url))?
-                    .map(|r| r.map(Source::Hyper))
-                }
                 Sender::H2(s) => {
                     let headers = self.header_map(&outgoing);
-                    let request = http_request(req, &target_form, h2, headers, this_body)?;
+                    let request = h2_request(req, &target_form, headers, this_body)?;
                     with_timeout(
                         self.inner.read_timeout,
                         TimeoutPhase::Read,
@@ -565,7 +539,7 @@ impl Client {
                     )
                     .await
                     .map_err(|e| e.with_url(url))?
-                    .map(|r| r.map(Source::Hyper))
+                    .map(|r| r.map(Source::H2))
                 }
             };
             let resp = match sent {
@@ -688,7 +662,7 @@ impl Client {
             let (mut parts, source) = resp.into_parts();
             let decoder = self.decoder_for(req, &mut parts);
             let give_back = match conn.sender {
-                Sender::H1(_) | Sender::Sync(_) => Some(GiveBack {
+                Sender::H1(_) => Some(GiveBack {
                     pool: self.inner.pool.clone(),
                     key,
                     conn,
@@ -732,23 +706,14 @@ impl Client {
     /// the next round to go on it (NTLM needs that), if it is still open.
     async fn keep_for_next_round(&self, mut conn: Conn, body_complete: bool) -> Option<Conn> {
         match &mut conn.sender {
-            Sender::H1(s) if body_complete => s.ready().await.ok().map(|_| conn),
+            Sender::H1(Some(_)) if body_complete => Some(conn),
             Sender::H2(s) if body_complete => s.ready().await.ok().map(|_| conn),
-            Sender::Sync(Some(_)) if body_complete => Some(conn),
             _ => None,
         }
     }
 
     async fn connect(&self, key: &PoolKey, hand_auth: Option<&HeaderValue>) -> Result<Conn, Error> {
         let est = self.inner.connector.connect(key, hand_auth).await?;
-        let proxy = key.proxy().cloned();
-        let protocol_error = move |e: hyper::Error| {
-            let e = Error::new(Kind::Request, format!("HTTP handshake failed: {e}")).with_source(e);
-            match &proxy {
-                Some(p) => e.with_hop(HopLabel::of(p)),
-                None => e,
-            }
-        };
         // Prior knowledge: h2 to the origin unless ALPN said otherwise (a
         // forwarding proxy always gets HTTP/1.1).
         let forward = matches!(key, PoolKey::Forward(_));
@@ -758,45 +723,44 @@ impl Client {
             .as_ref()
             .is_some_and(|t| t.alpn.is_some());
         let h2 = est.h2 || (self.inner.h2_prior_knowledge && !forward && !alpn_said);
-        if self.inner.blocking_io && !h2 && est.io.can_block() {
-            let io = est.io.into_blocking().map_err(|e| {
-                Error::new(
-                    Kind::Connect,
-                    format!("cannot hand the connection to the blocking client: {e}"),
-                )
-                .with_source(e)
-            })?;
-            let sender = Sender::Sync(Some(Box::new(SyncConn::new(io))));
-            return Ok(Conn::new(sender, est.info));
+        if !h2 {
+            // The blocking client drives the connection with blocking calls
+            // when every layer of it can be (a stream that cannot stays
+            // async, on the thread's runtime).
+            let h1 = if self.inner.blocking_io && est.io.can_block() {
+                let io = est.io.into_blocking().map_err(|e| {
+                    Error::new(
+                        Kind::Connect,
+                        format!("cannot hand the connection to the blocking client: {e}"),
+                    )
+                    .with_source(e)
+                })?;
+                H1Conn::blocking(io)
+            } else {
+                H1Conn::nonblocking(est.io)
+            };
+            return Ok(Conn::new(Sender::H1(Some(Box::new(h1))), est.info));
         }
-        let io = TokioIo::new(est.io);
-        let conn = if h2 {
-            let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-                .handshake(io)
-                .await
-                .map_err(protocol_error)?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("HTTP/2 connection ended: {e}");
+        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .handshake(TokioIo::new(est.io))
+            .await
+            .map_err(|e| {
+                let e = Error::new(Kind::Request, format!("HTTP/2 handshake failed: {e}"))
+                    .with_source(e);
+                match key.proxy() {
+                    Some(p) => e.with_hop(HopLabel::of(p)),
+                    None => e,
                 }
-            });
-            let conn = Conn::new(Sender::H2(sender), est.info);
-            if let Some(shared) = conn.share() {
-                self.inner.pool.checkin(key.clone(), shared);
+            })?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("HTTP/2 connection ended: {e}");
             }
-            conn
-        } else {
-            let (sender, conn) = hyper::client::conn::http1::Builder::new()
-                .handshake(io)
-                .await
-                .map_err(protocol_error)?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("HTTP/1.1 connection ended: {e}");
-                }
-            });
-            Conn::new(Sender::H1(sender), est.info)
-        };
+        });
+        let conn = Conn::new(Sender::H2(sender), est.info);
+        if let Some(shared) = conn.share() {
+            self.inner.pool.checkin(key.clone(), shared);
+        }
         Ok(conn)
     }
 
@@ -806,9 +770,9 @@ impl Client {
     /// decompresses, `Host` on HTTP/1.1, `Proxy-Authorization` only when
     /// the proxy reads this request, `Authorization` from an
     /// authentication round (replacing one set by hand), and the jar's
-    /// `Cookie`. The one definition of what is sent: hyper gets it as a
-    /// map ([`header_map`](Client::header_map)), the blocking HTTP/1.1
-    /// writes it out as it comes, with no map built.
+    /// `Cookie`. The one definition of what is sent: ferry's HTTP/1.1
+    /// writes it out as it comes, with no map built; hyper's HTTP/2 gets
+    /// it as a map ([`header_map`](Client::header_map)).
     fn each_header(&self, out: &Outgoing<'_>, mut f: impl FnMut(&HeaderName, &HeaderValue)) {
         let own = &out.req.headers;
         let defaults = &self.inner.default_headers;
@@ -907,12 +871,11 @@ struct Outgoing<'a> {
     authorization: Option<&'a HeaderValue>,
 }
 
-/// The request as hyper takes it: absolute-form to a forwarding proxy,
-/// origin-form otherwise (see [`request_target`]).
-fn http_request(
+/// The request as hyper's HTTP/2 takes it (the target in absolute form,
+/// see [`request_target`]).
+fn h2_request(
     req: &Request,
     target_form: &str,
-    h2: bool,
     headers: HeaderMap,
     body: Body,
 ) -> Result<http::Request<Body>, Error> {
@@ -921,11 +884,7 @@ fn http_request(
     *request.uri_mut() = target_form.parse().map_err(|e| {
         Error::new(Kind::InvalidUrl, format!("URL cannot be sent: {e}")).with_url(&req.url)
     })?;
-    *request.version_mut() = if h2 {
-        Version::HTTP_2
-    } else {
-        Version::HTTP_11
-    };
+    *request.version_mut() = Version::HTTP_2;
     *request.headers_mut() = headers;
     Ok(request)
 }

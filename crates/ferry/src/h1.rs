@@ -1,30 +1,45 @@
-//! The blocking client's HTTP/1.1: one exchange at a time on a connection
-//! driven by blocking calls on the caller's thread.
+//! ferry's HTTP/1.1 client connections: one exchange at a time, driven by
+//! the request itself. The async client awaits the stream inside the
+//! request's own future; the blocking client makes blocking calls on the
+//! caller's thread. Framing is ferry-proto's [`h1`](ferry_proto::h1) codec
+//! either way; only the [`Transport`] differs.
 //!
-//! Why not hyper here: hyper drives each connection from a task of its own,
-//! so a blocking request costs a task wake-up, a channel hand-over and a
-//! poll of the runtime's event queue (`epoll_wait`) on top of the two
-//! syscalls the exchange needs (write the request, read the response).
-//! A blocking client has a thread waiting anyway; letting that thread make
-//! the blocking calls itself is what ureq and libcurl do, and it takes
-//! about a third of the CPU time off a keep-alive request (see
-//! BENCHMARKS.md). Connections are still made by the async connector (every
-//! proxy kind, chain and auth round), then converted once
-//! ([`Io::into_blocking`](crate::connect::io::Io::into_blocking)); framing is
-//! ferry-proto's [`h1`](ferry_proto::h1) codec. HTTP/2 and anything that
-//! cannot be converted stay on hyper.
+//! Why not hyper's HTTP/1.1 client: hyper drives each connection from a
+//! task of its own, so every request is handed to that task over a channel
+//! and its response handed back, two task wake-ups more than the exchange
+//! needs (and, for the blocking client, a poll of the runtime's event queue
+//! besides its write and read). An HTTP/1.1 connection carries one exchange
+//! at a time, so the request that holds it can drive it: that is what ureq
+//! and libcurl do for blocking calls. Measured on a forwarded keep-alive
+//! request (BENCHMARKS.md), it took 41% of the user-space instructions off
+//! the async client's and about a third of the CPU time off the blocking
+//! client's. No task is left per connection either: an idle connection in
+//! the pool is only a socket and a buffer.
+//!
+//! Connections are made by the async connector (every proxy kind, chain and
+//! auth round); for the blocking client they are converted once
+//! ([`Io::into_blocking`](crate::connect::io::Io::into_blocking)). HTTP/2
+//! stays on hyper.
+//!
+//! Dropping a request or a response body in the middle of an exchange drops
+//! its connection with it (it was taken out of the pool): nothing half-read
+//! is ever lent to another request.
 
-use std::io::{self, Write};
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::task::Context;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use ferry_proto::h1::{self as codec, BodyDecoder, Framing};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use crate::body::Body;
-use crate::connect::io::BoxSyncIo;
+use crate::connect::io::{BoxIo, BoxSyncIo};
 use crate::error::{BoxError, TimeoutPhase};
 
 /// The read buffer's size; it grows (up to [`MAX_HEAD`]) only for a head
@@ -36,8 +51,13 @@ const MAX_HEAD: usize = 256 * 1024;
 const MAX_HEADERS: usize = 100;
 /// A request body up to this size goes out in the same write as the head.
 const COALESCE: usize = 64 * 1024;
+/// The most a read straight into a body piece of its own asks for. Bodies
+/// with at least [`READ_BUF`] bytes still owed are read that way, not
+/// through the connection's buffer, so that their bytes are not copied
+/// again on the way out.
+const DIRECT_READ: usize = 64 * 1024;
 
-/// How long one blocking call may wait, and which limit that is.
+/// How long one read or write may wait, and which limit that is.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wait {
     pub(crate) limit: Option<Duration>,
@@ -117,7 +137,7 @@ impl std::fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// A request head being written: the request line, then the headers the
-/// caller gives one by one; [`SyncConn::send`] adds the body's framing and
+/// caller gives one by one; [`H1Conn::send`] adds the body's framing and
 /// the end of the head.
 pub(crate) struct RequestHead {
     out: Vec<u8>,
@@ -148,9 +168,140 @@ pub(crate) struct Head {
     rest: Bytes,
 }
 
-/// An HTTP/1.1 connection driven by blocking calls.
-pub(crate) struct SyncConn {
-    io: BoxSyncIo,
+/// How a connection's bytes move.
+enum Transport {
+    /// Blocking calls on the caller's thread (the blocking client); waits
+    /// are the socket's own timeouts, `timeout` as set now (a syscall to
+    /// change).
+    Blocking {
+        io: BoxSyncIo,
+        timeout: Option<Duration>,
+    },
+    /// The async client: the request's future awaits the stream.
+    Async(BoxIo),
+}
+
+impl Transport {
+    /// Reads into `buf`; 0 at the end of the stream.
+    async fn read(&mut self, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
+        match self {
+            Transport::Blocking { io, timeout } => {
+                set_timeout(io, timeout, wait)?;
+                loop {
+                    match io.read(buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        read => return read,
+                    }
+                }
+            }
+            Transport::Async(io) => within(wait, io.read(buf)).await,
+        }
+    }
+
+    /// Reads at most `size` bytes into a buffer of their own; empty at the
+    /// end of the stream.
+    async fn read_owned(&mut self, size: usize, wait: Wait) -> io::Result<Bytes> {
+        match self {
+            Transport::Blocking { .. } => {
+                // Zeroed: `Read` takes initialised memory.
+                let mut piece = BytesMut::zeroed(size);
+                let n = self.read(&mut piece, wait).await?;
+                piece.truncate(n);
+                Ok(piece.freeze())
+            }
+            Transport::Async(io) => {
+                let mut piece = BytesMut::with_capacity(size);
+                within(wait, io.read_buf(&mut piece)).await?;
+                Ok(piece.freeze())
+            }
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8], wait: Wait) -> io::Result<()> {
+        match self {
+            Transport::Blocking { io, timeout } => {
+                set_timeout(io, timeout, wait)?;
+                io.write_all(bytes)
+            }
+            Transport::Async(io) => within(wait, io.write_all(bytes)).await,
+        }
+    }
+
+    async fn flush(&mut self, wait: Wait) -> io::Result<()> {
+        match self {
+            Transport::Blocking { io, timeout } => {
+                set_timeout(io, timeout, wait)?;
+                io.flush()
+            }
+            Transport::Async(io) => within(wait, io.flush()).await,
+        }
+    }
+
+    /// Whether nothing is waiting to be read and the peer has not closed.
+    fn quiet(&mut self) -> bool {
+        let mut one = [0u8; 1];
+        match self {
+            Transport::Blocking { io, .. } => {
+                let socket = io.socket();
+                if socket.set_nonblocking(true).is_err() {
+                    return false;
+                }
+                let peeked = socket.peek(&mut one);
+                let restored = socket.set_nonblocking(false).is_ok();
+                restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            Transport::Async(io) => {
+                // One poll that must not find anything: nothing buffered in
+                // a layer, nothing the runtime has seen. Its waker is
+                // replaced by the next read's.
+                let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+                let mut buf = ReadBuf::new(&mut one);
+                if !Pin::new(&mut *io).poll_read(&mut cx, &mut buf).is_pending() {
+                    return false;
+                }
+                // The runtime learns of a close only when it next polls its
+                // events; the kernel knows now. (The socket is non-blocking.)
+                let Some(tcp) = io.tcp() else {
+                    return true;
+                };
+                let mut peek = [std::mem::MaybeUninit::uninit(); 1];
+                let peeked = socket2::SockRef::from(tcp).peek(&mut peek);
+                matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+}
+
+/// Sets a blocking socket's read and write timeouts to `wait`'s, unless
+/// they are that already.
+fn set_timeout(io: &BoxSyncIo, current: &mut Option<Duration>, wait: Wait) -> io::Result<()> {
+    if wait.limit == *current {
+        return Ok(());
+    }
+    if wait.limit == Some(Duration::ZERO) {
+        // A zero timeout means none to the socket: this one has run out.
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    let socket = io.socket();
+    socket.set_read_timeout(wait.limit)?;
+    socket.set_write_timeout(wait.limit)?;
+    *current = wait.limit;
+    Ok(())
+}
+
+/// `op`, failing with `TimedOut` once `wait`'s limit has passed.
+async fn within<T>(wait: Wait, op: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    match wait.limit {
+        None => op.await,
+        Some(limit) => tokio::time::timeout(limit, op)
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+    }
+}
+
+/// An HTTP/1.1 connection, lent to one request at a time.
+pub(crate) struct H1Conn {
+    transport: Transport,
     /// Received bytes not yet used are `buf[start..end]`; the whole vector
     /// is initialised once, so reads need no zeroing.
     buf: Vec<u8>,
@@ -158,62 +309,43 @@ pub(crate) struct SyncConn {
     end: usize,
     /// The request head being written (kept for its capacity).
     out: Vec<u8>,
-    /// The socket's read and write timeouts as set now (a syscall to change).
-    timeout: Option<Duration>,
     /// False once the connection cannot carry another request.
     open: bool,
 }
 
-impl SyncConn {
-    pub(crate) fn new(io: BoxSyncIo) -> SyncConn {
-        SyncConn {
-            io,
+impl H1Conn {
+    /// A connection the blocking client drives with blocking calls.
+    pub(crate) fn blocking(io: BoxSyncIo) -> H1Conn {
+        H1Conn::new(Transport::Blocking { io, timeout: None })
+    }
+
+    /// A connection the async client's request futures drive.
+    pub(crate) fn nonblocking(io: BoxIo) -> H1Conn {
+        H1Conn::new(Transport::Async(io))
+    }
+
+    fn new(transport: Transport) -> H1Conn {
+        H1Conn {
+            transport,
             buf: vec![0; READ_BUF],
             start: 0,
             end: 0,
             out: Vec::with_capacity(512),
-            timeout: None,
             open: true,
         }
     }
 
-    /// Whether an idle connection still looks usable: nothing arrived while
-    /// it was idle and the peer has not closed it. Costs three syscalls, so
-    /// it is only asked before a request that could not be sent again.
-    pub(crate) fn alive(&mut self) -> bool {
-        if !self.open || self.start != self.end {
-            return false;
-        }
-        let socket = self.io.socket();
-        if socket.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut one = [0u8; 1];
-        let peeked = socket.peek(&mut one);
-        let restored = socket.set_nonblocking(false).is_ok();
-        restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    /// Whether it is driven by blocking calls (and so by no runtime).
+    pub(crate) fn is_blocking(&self) -> bool {
+        matches!(self.transport, Transport::Blocking { .. })
     }
 
-    fn set_timeout(&mut self, wait: Wait) -> Result<(), Failure> {
-        if wait.limit == self.timeout {
-            return Ok(());
-        }
-        if wait.limit == Some(Duration::ZERO) {
-            return Err(Failure::Timeout(wait.phase, Duration::ZERO));
-        }
-        let socket = self.io.socket();
-        let set = socket
-            .set_read_timeout(wait.limit)
-            .and_then(|()| socket.set_write_timeout(wait.limit));
-        set.map_err(|error| {
-            self.open = false;
-            Failure::Io {
-                error,
-                answered: false,
-            }
-        })?;
-        self.timeout = wait.limit;
-        Ok(())
+    /// Whether an idle connection still looks usable: nothing arrived while
+    /// it was idle and the peer has not closed it. For the blocking client
+    /// it costs three syscalls, so it is only asked before a request that
+    /// could not be sent again.
+    pub(crate) fn alive(&mut self) -> bool {
+        self.open && self.start == self.end && self.transport.quiet()
     }
 
     fn io_failure(&mut self, error: io::Error, wait: Wait, answered: bool) -> Failure {
@@ -226,23 +358,24 @@ impl SyncConn {
         }
     }
 
-    fn write_all(&mut self, bytes: &[u8], wait: Wait) -> Result<(), Failure> {
-        self.io
-            .write_all(bytes)
-            .map_err(|e| self.io_failure(e, wait, false))
+    async fn write_all(&mut self, bytes: &[u8], wait: Wait) -> Result<(), Failure> {
+        match self.transport.write_all(bytes, wait).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.io_failure(e, wait, false)),
+        }
     }
 
     /// Writes `self.out`, then empties it.
-    fn write_out(&mut self, wait: Wait) -> Result<(), Failure> {
+    async fn write_out(&mut self, wait: Wait) -> Result<(), Failure> {
         let out = std::mem::take(&mut self.out);
-        let written = self.write_all(&out, wait);
+        let written = self.write_all(&out, wait).await;
         self.out = out;
         self.out.clear();
         written
     }
 
     /// Reads more bytes into the buffer; how many (0: the peer closed).
-    fn fill(&mut self, wait: Wait, answered: bool) -> Result<usize, Failure> {
+    async fn fill(&mut self, wait: Wait, answered: bool) -> Result<usize, Failure> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -261,19 +394,30 @@ impl SyncConn {
                 self.buf.resize((self.buf.len() * 2).min(MAX_HEAD), 0);
             }
         }
-        self.set_timeout(wait)?;
-        loop {
-            match std::io::Read::read(&mut self.io, &mut self.buf[self.end..]) {
-                Ok(n) => {
-                    self.end += n;
-                    if n == 0 {
-                        self.open = false;
-                    }
-                    return Ok(n);
+        match self.transport.read(&mut self.buf[self.end..], wait).await {
+            Ok(n) => {
+                self.end += n;
+                if n == 0 {
+                    self.open = false;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.io_failure(e, wait, answered)),
+                Ok(n)
             }
+            Err(e) => Err(self.io_failure(e, wait, answered)),
+        }
+    }
+
+    /// Reads at most `size` body bytes into a piece of their own (the
+    /// buffer must be empty); an empty piece when the peer closed.
+    async fn fill_owned(&mut self, size: usize, wait: Wait) -> Result<Bytes, Failure> {
+        debug_assert_eq!(self.start, self.end);
+        match self.transport.read_owned(size, wait).await {
+            Ok(piece) => {
+                if piece.is_empty() {
+                    self.open = false;
+                }
+                Ok(piece)
+            }
+            Err(e) => Err(self.io_failure(e, wait, true)),
         }
     }
 
@@ -290,7 +434,7 @@ impl SyncConn {
     }
 
     /// Sends a request and reads the head of its response; the body is
-    /// then read with a [`SyncBody`] made from this connection.
+    /// then read with an [`H1Body`] made from this connection.
     ///
     /// `head` goes as written, plus `Content-Length` or
     /// `Transfer-Encoding: chunked` for the body when it has neither.
@@ -326,23 +470,23 @@ impl SyncConn {
                 if chunked {
                     codec::encode_chunk(&mut self.out, bytes);
                     self.out.extend_from_slice(codec::LAST_CHUNK);
-                    self.write_out(wait)?;
+                    self.write_out(wait).await?;
                 } else if bytes.len() <= COALESCE {
                     self.out.extend_from_slice(bytes);
-                    self.write_out(wait)?;
+                    self.write_out(wait).await?;
                 } else {
-                    self.write_out(wait)?;
-                    self.write_all(bytes, wait)?;
+                    self.write_out(wait).await?;
+                    self.write_all(bytes, wait).await?;
                 }
             }
             None if body.content_length() == Some(0) => {
                 if chunked {
                     self.out.extend_from_slice(codec::LAST_CHUNK);
                 }
-                self.write_out(wait)?;
+                self.write_out(wait).await?;
             }
             None => {
-                self.write_out(wait)?;
+                self.write_out(wait).await?;
                 while let Some(frame) = body.frame().await {
                     let frame = frame.map_err(|e| {
                         self.open = false;
@@ -353,23 +497,23 @@ impl SyncConn {
                     };
                     if chunked {
                         codec::encode_chunk(&mut self.out, &data);
-                        self.write_out(wait)?;
+                        self.write_out(wait).await?;
                     } else {
-                        self.write_all(&data, wait)?;
+                        self.write_all(&data, wait).await?;
                     }
                 }
                 if chunked {
-                    self.write_all(codec::LAST_CHUNK, wait)?;
+                    self.write_all(codec::LAST_CHUNK, wait).await?;
                 }
             }
         }
-        self.io
-            .flush()
-            .map_err(|e| self.io_failure(e, wait, false))?;
-        self.read_head(method == Method::HEAD, wait)
+        if let Err(e) = self.transport.flush(wait).await {
+            return Err(self.io_failure(e, wait, false));
+        }
+        self.read_head(method == Method::HEAD, wait).await
     }
 
-    fn read_head(&mut self, head_request: bool, wait: Wait) -> Result<Head, Failure> {
+    async fn read_head(&mut self, head_request: bool, wait: Wait) -> Result<Head, Failure> {
         let mut answered = false;
         loop {
             if self.start < self.end {
@@ -380,7 +524,7 @@ impl SyncConn {
                     Parsed::Partial => {}
                 }
             }
-            if self.fill(wait, answered)? == 0 {
+            if self.fill(wait, answered).await? == 0 {
                 let error = if answered {
                     io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -477,9 +621,9 @@ enum Parsed {
     Partial,
 }
 
-/// The body of a response on a [`SyncConn`], which it holds until the end.
-pub(crate) struct SyncBody {
-    conn: Option<Box<SyncConn>>,
+/// The body of a response on an [`H1Conn`], which it holds until the end.
+pub(crate) struct H1Body {
+    conn: Option<Box<H1Conn>>,
     decoder: BodyDecoder,
     keep_alive: bool,
     /// Received bytes not yet decoded, before those in the connection's
@@ -487,11 +631,11 @@ pub(crate) struct SyncBody {
     pending: Bytes,
 }
 
-impl SyncBody {
+impl H1Body {
     /// The response's head, and its body read from `conn`.
-    pub(crate) fn split(conn: Box<SyncConn>, head: Head) -> (http::response::Parts, SyncBody) {
+    pub(crate) fn split(conn: Box<H1Conn>, head: Head) -> (http::response::Parts, H1Body) {
         // A response without a body (or with an empty one) starts done.
-        let body = SyncBody {
+        let body = H1Body {
             conn: Some(conn),
             decoder: BodyDecoder::new(head.framing),
             keep_alive: head.keep_alive,
@@ -505,7 +649,7 @@ impl SyncBody {
     }
 
     /// The next piece of the body; `None` at its end.
-    pub(crate) fn next(&mut self, wait: Wait) -> Result<Option<Bytes>, Failure> {
+    pub(crate) async fn next(&mut self, wait: Wait) -> Result<Option<Bytes>, Failure> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(None);
         };
@@ -532,6 +676,28 @@ impl SyncBody {
             }
         }
         loop {
+            if conn.start == conn.end {
+                let owed = self.decoder.remaining_hint().unwrap_or(0);
+                if owed >= READ_BUF as u64 {
+                    // A large body: its bytes go out in the pieces they
+                    // are read into.
+                    let size = owed.min(DIRECT_READ as u64) as usize;
+                    let piece = conn.fill_owned(size, wait).await?;
+                    if piece.is_empty() {
+                        self.decoder.eof().map_err(|e| Failure::Io {
+                            error: io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string()),
+                            answered: true,
+                        })?;
+                        continue;
+                    }
+                    let decoded = self.decoder.decode(&piece).map_err(|e| {
+                        conn.open = false;
+                        protocol(e)
+                    })?;
+                    debug_assert_eq!(decoded.data, 0..piece.len());
+                    return Ok(Some(piece));
+                }
+            }
             let decoded = self
                 .decoder
                 .decode(&conn.buf[conn.start..conn.end])
@@ -547,7 +713,7 @@ impl SyncBody {
             if decoded.done {
                 return Ok(None);
             }
-            if conn.fill(wait, true)? == 0 {
+            if conn.fill(wait, true).await? == 0 {
                 self.decoder.eof().map_err(|e| Failure::Io {
                     error: io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string()),
                     answered: true,
@@ -558,7 +724,7 @@ impl SyncBody {
 
     /// The connection, when it can carry another request: the body was read
     /// to its end, both sides keep it alive, and nothing else arrived.
-    pub(crate) fn take_reusable(&mut self) -> Option<Box<SyncConn>> {
+    pub(crate) fn take_reusable(&mut self) -> Option<Box<H1Conn>> {
         let conn = self.conn.take()?;
         let clean = self.pending.is_empty() && conn.start == conn.end;
         (self.decoder.is_done() && self.keep_alive && conn.open && clean).then_some(conn)

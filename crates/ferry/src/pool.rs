@@ -10,28 +10,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 
 use crate::body::Body;
 use crate::connect::ConnInfo;
-use crate::h1::SyncConn;
+use crate::h1::H1Conn;
 use crate::route::PoolKey;
 
 /// The sending half of one HTTP connection.
 pub(crate) enum Sender {
-    H1(http1::SendRequest<Body>),
+    /// ferry's own HTTP/1.1 ([`crate::h1`]); `None` while a response body
+    /// holds the connection, or once it cannot be reused.
+    H1(Option<Box<H1Conn>>),
+    /// hyper's HTTP/2, driven by a task of its own.
     H2(http2::SendRequest<Body>),
-    /// The blocking client's HTTP/1.1 ([`crate::h1`]); `None` while a
-    /// response body holds the connection, or once it cannot be reused.
-    Sync(Option<Box<SyncConn>>),
 }
 
 impl Sender {
     fn is_closed(&self) -> bool {
         match self {
-            Sender::H1(s) => s.is_closed(),
+            Sender::H1(c) => c.is_none(),
             Sender::H2(s) => s.is_closed(),
-            Sender::Sync(c) => c.is_none(),
         }
     }
 }
@@ -41,17 +40,18 @@ pub(crate) struct Conn {
     pub(crate) sender: Sender,
     pub(crate) info: Arc<ConnInfo>,
     pub(crate) id: u64,
-    /// The runtime whose tasks drive a hyper connection: a blocking client
-    /// has one runtime per thread, and a connection is only usable from
-    /// the runtime that runs its task. `None` for blocking connections.
+    /// The runtime whose reactor an async connection is registered with
+    /// (and, for HTTP/2, whose task drives it): a blocking client has one
+    /// runtime per thread, and such a connection is only lent to requests
+    /// on that runtime. `None` for connections driven by blocking calls.
     runtime: Option<tokio::runtime::Id>,
 }
 
 impl Conn {
     pub(crate) fn new(sender: Sender, info: ConnInfo) -> Conn {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let runtime = match sender {
-            Sender::Sync(_) => None,
+        let runtime = match &sender {
+            Sender::H1(Some(c)) if c.is_blocking() => None,
             _ => tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
         };
         Conn {
@@ -71,7 +71,7 @@ impl Conn {
                 id: self.id,
                 runtime: self.runtime,
             }),
-            Sender::H1(_) | Sender::Sync(_) => None,
+            Sender::H1(_) => None,
         }
     }
 }
@@ -146,8 +146,8 @@ impl Pool {
     }
 
     /// A connection for `key`: the most recently used live HTTP/1.1 one (taken
-    /// out), or a shared HTTP/2 one; hyper connections only from the
-    /// runtime that drives them.
+    /// out), or a shared HTTP/2 one; async connections only to requests on
+    /// the runtime they belong to.
     pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Conn> {
         let now = Instant::now();
         let mut here = None;
@@ -270,8 +270,8 @@ mod tests {
     /// A live blocking HTTP/1.1 connection (to a listener nobody serves).
     fn conn(listener: &std::net::TcpListener) -> Conn {
         let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let sync = SyncConn::new(Box::new(stream));
-        Conn::new(Sender::Sync(Some(Box::new(sync))), ConnInfo::default())
+        let h1 = H1Conn::blocking(Box::new(stream));
+        Conn::new(Sender::H1(Some(Box::new(h1))), ConnInfo::default())
     }
 
     fn key(url: &str) -> PoolKey {

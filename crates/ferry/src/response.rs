@@ -18,7 +18,7 @@ use crate::connect::tunnel::TunnelExchange;
 use crate::connect::{with_timeout, ConnInfo};
 use crate::decode::Decoder;
 use crate::error::{Error, Kind};
-use crate::h1::{Failure, SyncBody, Wait};
+use crate::h1::{Failure, H1Body, Wait};
 use crate::pool::{Conn, Pool, Sender};
 use crate::request::Request;
 use crate::route::{PoolKey, Route};
@@ -429,18 +429,18 @@ pub(crate) struct GiveBack {
     pub(crate) conn: Conn,
 }
 
-/// Where a response body comes from: hyper, or the blocking client's own
-/// HTTP/1.1 connection.
+/// Where a response body comes from: ferry's own HTTP/1.1 connection, or
+/// hyper's HTTP/2.
 pub(crate) enum Source {
-    Hyper(Incoming),
-    Sync(SyncBody),
+    H1(H1Body),
+    H2(Incoming),
 }
 
 impl Source {
     fn is_end(&self) -> bool {
         match self {
-            Source::Hyper(incoming) => hyper::body::Body::is_end_stream(incoming),
-            Source::Sync(body) => body.is_end(),
+            Source::H1(body) => body.is_end(),
+            Source::H2(incoming) => hyper::body::Body::is_end_stream(incoming),
         }
     }
 
@@ -448,7 +448,7 @@ impl Source {
     /// `wait.limit` for each read.
     pub(crate) async fn data(&mut self, wait: Wait) -> Result<Option<Bytes>, Error> {
         match self {
-            Source::Hyper(incoming) => loop {
+            Source::H2(incoming) => loop {
                 match with_timeout(wait.limit, wait.phase, incoming.frame()).await? {
                     None => return Ok(None),
                     Some(Err(e)) => {
@@ -465,7 +465,7 @@ impl Source {
                     }
                 }
             },
-            Source::Sync(body) => body.next(wait).map_err(|f| match f {
+            Source::H1(body) => body.next(wait).await.map_err(|f| match f {
                 Failure::Timeout(phase, d) => Error::timeout(phase, d),
                 f => {
                     Error::new(Kind::Body, format!("reading the response body: {f}")).with_source(f)
@@ -474,10 +474,10 @@ impl Source {
         }
     }
 
-    /// After the body's end: puts the blocking client's connection back
-    /// into `conn`, if it can carry another request.
+    /// After the body's end: puts an HTTP/1.1 connection back into `conn`,
+    /// if it can carry another request.
     pub(crate) fn restore(&mut self, conn: &mut Conn) {
-        if let (Source::Sync(body), Sender::Sync(slot)) = (self, &mut conn.sender) {
+        if let (Source::H1(body), Sender::H1(slot)) = (self, &mut conn.sender) {
             *slot = body.take_reusable();
         }
     }

@@ -25,6 +25,12 @@ pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {
             "this stream has no blocking form",
         ))
     }
+
+    /// The TCP socket at the bottom, when there is one (for liveness
+    /// checks that ask the kernel, not the runtime).
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        None
+    }
 }
 
 pub(crate) type BoxIo = Box<dyn Io>;
@@ -43,6 +49,9 @@ impl Io for tokio::net::TcpStream {
     fn can_block(&self) -> bool {
         true
     }
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        Some(self)
+    }
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         let stream = (*self).into_std()?;
         stream.set_nonblocking(false)?;
@@ -59,6 +68,9 @@ impl SyncIo for std::net::TcpStream {
 impl Io for tokio_rustls::client::TlsStream<Sniff<BoxIo>> {
     fn can_block(&self) -> bool {
         self.get_ref().0.can_block()
+    }
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        self.get_ref().0.tcp()
     }
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         // The handshake is over and flushed: what rustls holds (keys,
@@ -155,6 +167,9 @@ impl Io for Prefixed<BoxIo> {
     fn can_block(&self) -> bool {
         self.inner.can_block()
     }
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        self.inner.tcp()
+    }
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         let Prefixed { prefix, pos, inner } = *self;
         Ok(Box::new(Prefixed {
@@ -238,6 +253,9 @@ impl<S> ReadAhead<S> {
 impl Io for ReadAhead<BoxIo> {
     fn can_block(&self) -> bool {
         self.inner.can_block()
+    }
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        self.inner.tcp()
     }
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         let ReadAhead { inner, buf } = *self;
@@ -386,6 +404,9 @@ impl<S> Sniff<S> {
 impl Io for Sniff<BoxIo> {
     fn can_block(&self) -> bool {
         self.inner.can_block()
+    }
+    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        self.inner.tcp()
     }
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         let Sniff {
