@@ -2,6 +2,7 @@
 //! path from a [`Request`] to a [`Response`].
 
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -288,14 +289,24 @@ impl Client {
     }
 
     /// Sends a request, following redirects as configured.
-    pub async fn execute(&self, request: Request) -> Result<Response, Error> {
+    ///
+    /// The future holds its own handle on the client (it is `'static`) and
+    /// is one pointer in size: the request path's state machine (about
+    /// 5 KB) lives in one allocation, so that the caller's futures do not
+    /// carry it and nothing moves it again as it is awaited.
+    pub fn execute(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
+        let client = self.clone();
+        Box::pin(async move { client.run(request).await })
+    }
+
+    async fn run(&self, request: Request) -> Result<Response, Error> {
         let total = request.timeout.or(self.inner.total_timeout);
         let url = total.map(|_| request.url.clone());
         let deadline = total.map(|d| Instant::now() + d);
-        // Boxed: the request path's state machine is several kilobytes, and
-        // every caller (blocking block_on, user futures) would otherwise
-        // move it by value.
-        let run = Box::pin(self.follow(request, deadline));
+        let run = self.follow(request, deadline);
         match total {
             None => run.await,
             Some(d) => match tokio::time::timeout(d, run).await {

@@ -18,8 +18,15 @@
 //!
 //! Connections are made by the async connector (every proxy kind, chain and
 //! auth round); for the blocking client they are converted once
-//! ([`Io::into_blocking`](crate::connect::io::Io::into_blocking)). HTTP/2
-//! stays on hyper.
+//! ([`Io::into_blocking`](crate::connect::io::Io::into_blocking)).
+//!
+//! HTTP/2 stays on hyper. Driving the `h2` crate directly from each
+//! request's future was tried and measured worse: in scenario 4b (64
+//! requests in flight on one connection) it cost 15.4 µs of CPU per request
+//! against hyper's 13.4 (median of 5 alternated runs), because each request
+//! then woke the connection's task on its own, and frames went out in
+//! 2,980 `writev` calls per 20,000 requests instead of hyper's 1,163:
+//! hyper's dispatcher takes the queued requests in one go and flushes once.
 //!
 //! Dropping a request or a response body in the middle of an exchange drops
 //! its connection with it (it was taken out of the pool): nothing half-read

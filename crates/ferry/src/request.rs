@@ -1,6 +1,7 @@
 //! Requests and the request builder.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -481,9 +482,13 @@ impl RequestBuilder {
     }
 
     /// Sends the request and waits for the response head.
-    pub async fn send(self) -> Result<Response, Error> {
+    ///
+    /// The future is `'static` and a few words in size (see
+    /// [`Client::execute`]).
+    pub fn send(self) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
         let client = self.client.clone();
-        client.execute(self.build()?).await
+        let sent = self.build().map(|req| client.execute(req));
+        async move { sent?.await }
     }
 }
 

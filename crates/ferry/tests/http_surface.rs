@@ -676,3 +676,26 @@ async fn error_for_status_ref_keeps_the_response() {
     let ok = client().get(origin.http_url("/")).send().await.unwrap();
     assert!(ok.error_for_status_ref().is_ok());
 }
+
+#[tokio::test]
+async fn request_futures_are_static_and_outlive_the_client_handle() {
+    let origin = Origin::start().await;
+    // The client handle is gone before the futures run: each holds its own.
+    let (sent, executed) = {
+        let client = client();
+        let request = client.get(origin.http_url("/")).build().unwrap();
+        (
+            client.get(origin.http_url("/")).send(),
+            client.execute(request),
+        )
+    };
+    let sent = tokio::spawn(sent);
+    let executed = tokio::spawn(executed);
+    for task in [sent, executed] {
+        let resp = task.await.unwrap().unwrap();
+        assert_eq!(resp.text().await.unwrap(), "Hello, world!");
+    }
+    // A request that cannot be built fails when awaited, as before.
+    let err = client().get("not a url").send().await.unwrap_err();
+    assert_eq!(err.kind(), Kind::InvalidUrl, "{err}");
+}

@@ -358,8 +358,8 @@ pub(crate) struct Sniff<S> {
     shared: Option<SniffRecord>,
 }
 
-/// The first bytes of a stream that was handed on to hyper, kept where the
-/// request path can still see them after hyper fails to parse them.
+/// The first bytes of a stream that was handed on to the HTTP layer, kept
+/// where the request path can still see them after it fails to parse them.
 pub(crate) type SniffRecord = Arc<Mutex<Vec<u8>>>;
 
 impl<S> Sniff<S> {

@@ -3,7 +3,7 @@
 //! One layer per file, each run over the stream the layer below produced:
 //!
 //! ```text
-//! tcp ──> tls (to an https:// proxy) ──> tunnel (CONNECT) ──> tls (to the origin) ──> hyper
+//! tcp ──> tls (to an https:// proxy) ──> tunnel (CONNECT) ──> tls (to the origin) ──> HTTP
 //!  └────────────── direct: tcp ──> tls (to the origin) ───────────────────────────┘
 //! ```
 //!
