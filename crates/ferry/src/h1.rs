@@ -38,7 +38,7 @@ use std::pin::Pin;
 use std::task::Context;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use ferry_proto::h1::{self as codec, BodyDecoder, Framing};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
@@ -218,7 +218,9 @@ impl Transport {
             }
             Transport::Async(io) => {
                 let mut piece = BytesMut::with_capacity(size);
-                within(wait, io.read_buf(&mut piece)).await?;
+                // Limited: the capacity may be more than asked for, and a
+                // byte past `size` may belong to what follows the body.
+                within(wait, io.read_buf(&mut (&mut piece).limit(size))).await?;
                 Ok(piece.freeze())
             }
         }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry::{Kind, Method, Proxy, RouteKind, StatusCode, Version};
-use ferry_lab::Origin;
+use ferry_lab::{pattern_bytes, Origin};
 use tokio::runtime::Runtime;
 
 fn blocking_client() -> ferry::blocking::Client {
@@ -304,6 +304,41 @@ fn keep_alive_on_every_route_kind() {
         // One connection per route: three to the origin (direct, forwarded
         // by the proxy, through the tunnel).
         assert_eq!(origin.connections() - before, 3, "{}", direct.name());
+    }
+}
+
+#[test]
+fn large_bodies_arrive_whole_on_every_route_kind() {
+    // Lengths around the point where bodies are read straight into pieces
+    // of their own (16 KiB owed), and well past it; length-framed and
+    // chunked (the lab cuts chunks at 16 KiB).
+    let (_rt, origin, proxy) = support::lab_thread(false);
+    let direct = Client::both(Settings::default());
+    let via = Client::both(Settings {
+        ca: Some(support::ca_cert(origin.ca())),
+        proxy: Some(Proxy::all(proxy.url()).unwrap()),
+        ..Settings::default()
+    });
+    for (direct, via) in direct.iter().zip(&via) {
+        for (client, base) in [
+            (direct, origin.http_url("")),
+            (via, origin.http_url("")),
+            (via, origin.https_url("")),
+        ] {
+            for n in [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 100_000, 3_000_000] {
+                for framing in ["bytes", "chunked"] {
+                    let url = format!("{base}/{framing}/{n}");
+                    let got = client.get(&url);
+                    let name = got.client;
+                    let body = got.body.unwrap_or_else(|e| panic!("{name}: {url}: {e}"));
+                    assert!(body == pattern_bytes(n), "{name}: {url}: wrong body");
+                }
+            }
+            // The connection is still in order after all of them.
+            let got = client.get(&format!("{base}/"));
+            assert!(got.reused, "{}: {base}", got.client);
+            assert_eq!(got.text(), "Hello, world!");
+        }
     }
 }
 
@@ -612,6 +647,41 @@ fn bodies_split_across_reads() {
         assert!(got.reused, "{name}");
         assert_eq!(got.text(), "0123456789", "{name}");
         let got = client.get(&server.url("/3"));
+        assert!(got.reused, "{name}");
+        assert_eq!(got.text(), "hello", "{name}");
+    }
+}
+
+#[test]
+fn large_chunks_are_read_to_their_end_and_no_further() {
+    // Chunks larger than the read buffer, written at once with what follows
+    // them: a read for the rest of a chunk must stop at its end, before the
+    // chunk's CRLF and the next size line.
+    let chunk = |byte: u8, n: usize| {
+        let mut out = format!("{n:x}\r\n").into_bytes();
+        out.extend(std::iter::repeat_n(byte, n));
+        out.extend_from_slice(b"\r\n");
+        out
+    };
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    chunked.extend(chunk(b'a', 40_000));
+    chunked.extend(chunk(b'b', 70_000));
+    chunked.extend(chunk(b'c', 20_000));
+    chunked.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\n");
+    let mut expected = vec![b'a'; 40_000];
+    expected.extend(vec![b'b'; 70_000]);
+    expected.extend(vec![b'c'; 20_000]);
+    for client in Client::both(Settings::default()) {
+        let name = client.name();
+        let server = Scripted::start(vec![vec![chunked.clone(), OK_HELLO.to_vec()]]);
+        let got = client.get(&server.url("/big"));
+        let body = got.body.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            body == expected,
+            "{name}: wrong body ({} bytes)",
+            body.len()
+        );
+        let got = client.get(&server.url("/after"));
         assert!(got.reused, "{name}");
         assert_eq!(got.text(), "hello", "{name}");
     }
