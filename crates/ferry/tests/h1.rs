@@ -277,16 +277,22 @@ fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
 
 const OK_HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
-#[test]
-fn keep_alive_on_every_route_kind() {
-    let (_rt, origin, proxy) = support::lab_thread(false);
+/// Each kind of client twice: going direct, and through `proxy` (forwarding
+/// for http://, a tunnel for https://) trusting the lab's CA.
+fn direct_and_proxied(origin: &Origin, proxy: &ferry_lab::LabProxy) -> Vec<(Client, Client)> {
     let direct = Client::both(Settings::default());
     let via = Client::both(Settings {
         ca: Some(support::ca_cert(origin.ca())),
         proxy: Some(Proxy::all(proxy.url()).unwrap()),
         ..Settings::default()
     });
-    for (direct, via) in direct.iter().zip(&via) {
+    direct.into_iter().zip(via).collect()
+}
+
+#[test]
+fn keep_alive_on_every_route_kind() {
+    let (_rt, origin, proxy) = support::lab_thread(false);
+    for (direct, via) in &direct_and_proxied(&origin, &proxy) {
         let before = origin.connections();
         for (client, url, kind) in [
             (direct, origin.http_url("/"), RouteKind::Direct),
@@ -313,13 +319,7 @@ fn large_bodies_arrive_whole_on_every_route_kind() {
     // of their own (16 KiB owed), and well past it; length-framed and
     // chunked (the lab cuts chunks at 16 KiB).
     let (_rt, origin, proxy) = support::lab_thread(false);
-    let direct = Client::both(Settings::default());
-    let via = Client::both(Settings {
-        ca: Some(support::ca_cert(origin.ca())),
-        proxy: Some(Proxy::all(proxy.url()).unwrap()),
-        ..Settings::default()
-    });
-    for (direct, via) in direct.iter().zip(&via) {
+    for (direct, via) in &direct_and_proxied(&origin, &proxy) {
         for (client, base) in [
             (direct, origin.http_url("")),
             (via, origin.http_url("")),
