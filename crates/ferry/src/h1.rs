@@ -32,10 +32,10 @@
 //! its connection with it (it was taken out of the pool): nothing half-read
 //! is ever lent to another request.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io::{self, Read, Write};
 use std::pin::Pin;
-use std::task::Context;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -43,7 +43,7 @@ use ferry_proto::h1::{self as codec, BodyDecoder, Framing};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use http_body_util::BodyExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use crate::body::Body;
 use crate::connect::io::{BoxIo, BoxSyncIo};
@@ -58,6 +58,9 @@ const MAX_HEAD: usize = 256 * 1024;
 const MAX_HEADERS: usize = 100;
 /// A request body up to this size goes out in the same write as the head.
 const COALESCE: usize = 64 * 1024;
+/// How long a blocking write waits before looking whether the peer has
+/// answered (only for writes larger than [`COALESCE`], over plain TCP).
+const WATCH_SLICE: Duration = Duration::from_millis(20);
 /// The most a read straight into a body piece of its own asks for. Bodies
 /// with at least [`READ_BUF`] bytes still owed are read that way, not
 /// through the connection's buffer, so that their bytes are not copied
@@ -226,23 +229,98 @@ impl Transport {
         }
     }
 
-    async fn write_all(&mut self, bytes: &[u8], wait: Wait) -> io::Result<()> {
+    /// Writes and flushes `bytes`, watching for bytes that arrive while a
+    /// write has to wait (the peer answering before it has read the whole
+    /// request, then reading no more): those are read into `into`. The
+    /// blocking transport watches only over plain TCP, where a read can
+    /// follow a write that timed out (through TLS, rustls must finish its
+    /// writes first: a peer that stops reading holds the request until the
+    /// wait runs out or the peer closes).
+    async fn send(&mut self, bytes: &[u8], into: &mut [u8], wait: Wait) -> io::Result<Sent> {
         match self {
             Transport::Blocking { io, timeout } => {
                 set_timeout(io, timeout, wait)?;
-                io.write_all(bytes)
+                if into.is_empty() || bytes.len() <= COALESCE || !io.plain() {
+                    io.write_all(bytes)?;
+                    io.flush()?;
+                    return Ok(Sent::All);
+                }
+                // Writes wait a slice at a time; between slices, a look at
+                // whether the peer has answered.
+                io.socket().set_write_timeout(Some(WATCH_SLICE))?;
+                let deadline = wait.limit.map(|d| Instant::now() + d);
+                let mut written = 0;
+                let outcome = loop {
+                    if written == bytes.len() {
+                        break Ok(Sent::All);
+                    }
+                    match io.write(&bytes[written..]) {
+                        Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            if !peer_silent(io.socket())? {
+                                // An answer (or the peer's end): read it
+                                // with the request's own wait.
+                                io.socket().set_write_timeout(*timeout)?;
+                                let read = io.read(into)?;
+                                return Ok(Sent::Answer { written, read });
+                            }
+                            if deadline.is_some_and(|d| Instant::now() >= d) {
+                                break Err(e);
+                            }
+                        }
+                        Err(e) => break Err(e),
+                    }
+                };
+                io.socket().set_write_timeout(*timeout)?;
+                if let Ok(Sent::All) = outcome {
+                    io.flush()?;
+                }
+                outcome
             }
-            Transport::Async(io) => within(wait, io.write_all(bytes)).await,
-        }
-    }
-
-    async fn flush(&mut self, wait: Wait) -> io::Result<()> {
-        match self {
-            Transport::Blocking { io, timeout } => {
-                set_timeout(io, timeout, wait)?;
-                io.flush()
+            Transport::Async(io) => {
+                let mut written = 0;
+                let mut flushed = false;
+                let watch = poll_fn(|cx| loop {
+                    let step = if written < bytes.len() {
+                        match Pin::new(&mut *io).poll_write(cx, &bytes[written..]) {
+                            Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                            Poll::Ready(Ok(n)) => {
+                                written += n;
+                                continue;
+                            }
+                            other => other.map_ok(|_| ()),
+                        }
+                    } else if !flushed {
+                        Pin::new(&mut *io).poll_flush(cx)
+                    } else {
+                        return Poll::Ready(Ok(Sent::All));
+                    };
+                    match step {
+                        Poll::Ready(Ok(())) => flushed = true,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending if into.is_empty() => return Poll::Pending,
+                        Poll::Pending => {
+                            let mut buf = ReadBuf::new(&mut *into);
+                            return match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                                Poll::Ready(Ok(())) => Poll::Ready(Ok(Sent::Answer {
+                                    written,
+                                    read: buf.filled().len(),
+                                })),
+                                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                                Poll::Pending => Poll::Pending,
+                            };
+                        }
+                    }
+                });
+                within(wait, watch).await
             }
-            Transport::Async(io) => within(wait, io.flush()).await,
         }
     }
 
@@ -250,15 +328,7 @@ impl Transport {
     fn quiet(&mut self) -> bool {
         let mut one = [0u8; 1];
         match self {
-            Transport::Blocking { io, .. } => {
-                let socket = io.socket();
-                if socket.set_nonblocking(true).is_err() {
-                    return false;
-                }
-                let peeked = socket.peek(&mut one);
-                let restored = socket.set_nonblocking(false).is_ok();
-                restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            }
+            Transport::Blocking { io, .. } => peer_silent(io.socket()).unwrap_or(false),
             Transport::Async(io) => {
                 // One poll that must not find anything: nothing buffered in
                 // a layer, nothing the runtime has seen. Its waker is
@@ -278,6 +348,28 @@ impl Transport {
                 matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
         }
+    }
+}
+
+/// How a [`Transport::send`] ended.
+enum Sent {
+    /// All of it went out.
+    All,
+    /// Bytes arrived first, `read` of them (0: the peer closed its side),
+    /// after `written` bytes of the request went out.
+    Answer { written: usize, read: usize },
+}
+
+/// Whether nothing has arrived on a blocking socket, and the peer has not
+/// closed it (three syscalls: the socket is non-blocking for one peek).
+fn peer_silent(socket: &std::net::TcpStream) -> io::Result<bool> {
+    socket.set_nonblocking(true)?;
+    let peeked = socket.peek(&mut [0u8; 1]);
+    socket.set_nonblocking(false)?;
+    match peeked {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+        Err(e) => Err(e),
+        Ok(_) => Ok(false),
     }
 }
 
@@ -320,6 +412,8 @@ pub(crate) struct H1Conn {
     out: Vec<u8>,
     /// False once the connection cannot carry another request.
     open: bool,
+    /// The server's final answer, come before the request was all sent.
+    early: Option<Box<Head>>,
 }
 
 impl H1Conn {
@@ -341,6 +435,7 @@ impl H1Conn {
             end: 0,
             out: Vec::with_capacity(512),
             open: true,
+            early: None,
         }
     }
 
@@ -367,17 +462,54 @@ impl H1Conn {
         }
     }
 
-    async fn write_all(&mut self, bytes: &[u8], wait: Wait) -> Result<(), Failure> {
-        match self.transport.write_all(bytes, wait).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.io_failure(e, wait, false)),
+    /// Writes part of a request. `true`: the server's final answer came
+    /// before the request was all sent, and is in `self.early` (the body is
+    /// then cut short, and the connection not used again); an interim
+    /// `100 Continue` is skipped.
+    async fn write_all(
+        &mut self,
+        mut bytes: &[u8],
+        head_request: bool,
+        wait: Wait,
+    ) -> Result<bool, Failure> {
+        let mut watch = true;
+        loop {
+            if self.start == self.end {
+                self.start = 0;
+                self.end = 0;
+            }
+            let room = if watch {
+                self.end..self.buf.len()
+            } else {
+                0..0
+            };
+            let sent = self.transport.send(bytes, &mut self.buf[room], wait).await;
+            match sent {
+                Ok(Sent::All) => return Ok(false),
+                Ok(Sent::Answer { written, read }) => {
+                    bytes = &bytes[written..];
+                    self.end += read;
+                    // The peer closed its side, or the buffer is full: write
+                    // on, and let the write and the read after it tell.
+                    watch = read > 0 && self.end < self.buf.len();
+                    match self.parse_head(head_request)? {
+                        Parsed::Final(head) => {
+                            self.open = false;
+                            self.early = Some(Box::new(head));
+                            return Ok(true);
+                        }
+                        Parsed::Interim | Parsed::Partial => {}
+                    }
+                }
+                Err(e) => return Err(self.io_failure(e, wait, false)),
+            }
         }
     }
 
-    /// Writes `self.out`, then empties it.
-    async fn write_out(&mut self, wait: Wait) -> Result<(), Failure> {
+    /// Writes `self.out`, then empties it (see [`write_all`](Self::write_all)).
+    async fn write_out(&mut self, head_request: bool, wait: Wait) -> Result<bool, Failure> {
         let out = std::mem::take(&mut self.out);
-        let written = self.write_all(&out, wait).await;
+        let written = self.write_all(&out, head_request, wait).await;
         self.out = out;
         self.out.clear();
         written
@@ -451,7 +583,7 @@ impl H1Conn {
         &mut self,
         head: RequestHead,
         method: &Method,
-        mut body: Body,
+        body: Body,
         wait: Wait,
     ) -> Result<Head, Failure> {
         self.out = head.out;
@@ -474,28 +606,75 @@ impl H1Conn {
         // A connection is only reused with nothing left unread.
         self.start = 0;
         self.end = 0;
+        let head_request = method == Method::HEAD;
+        match self.send_body(body, chunked, head_request, wait).await {
+            Ok(()) => match self.early.take() {
+                Some(early) => Ok(*early),
+                None => self.read_head(head_request, wait).await,
+            },
+            // The server stopped taking the request, maybe after answering
+            // it: an answer already sent is the response.
+            Err(Failure::Io {
+                error,
+                answered: false,
+            }) if matches!(
+                error.kind(),
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+            ) =>
+            {
+                match self.read_head(head_request, wait).await {
+                    Ok(head) => Ok(head),
+                    Err(_) => Err(Failure::Io {
+                        error,
+                        answered: false,
+                    }),
+                }
+            }
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// Writes the head (in `self.out`) and the body, stopping early when
+    /// the server answers first (`self.early`).
+    async fn send_body(
+        &mut self,
+        mut body: Body,
+        chunked: bool,
+        head_request: bool,
+        wait: Wait,
+    ) -> Result<(), Failure> {
+        // Each write, and the answer that may have cut it short.
+        macro_rules! put {
+            ($write:expr) => {
+                if $write.await? {
+                    return Ok(());
+                }
+            };
+        }
         match body.as_bytes() {
             Some(bytes) => {
                 if chunked {
                     codec::encode_chunk(&mut self.out, bytes);
                     self.out.extend_from_slice(codec::LAST_CHUNK);
-                    self.write_out(wait).await?;
+                    put!(self.write_out(head_request, wait));
                 } else if bytes.len() <= COALESCE {
                     self.out.extend_from_slice(bytes);
-                    self.write_out(wait).await?;
+                    put!(self.write_out(head_request, wait));
                 } else {
-                    self.write_out(wait).await?;
-                    self.write_all(bytes, wait).await?;
+                    put!(self.write_out(head_request, wait));
+                    put!(self.write_all(bytes, head_request, wait));
                 }
             }
             None if body.content_length() == Some(0) => {
                 if chunked {
                     self.out.extend_from_slice(codec::LAST_CHUNK);
                 }
-                self.write_out(wait).await?;
+                put!(self.write_out(head_request, wait));
             }
             None => {
-                self.write_out(wait).await?;
+                put!(self.write_out(head_request, wait));
                 while let Some(frame) = body.frame().await {
                     let frame = frame.map_err(|e| {
                         self.open = false;
@@ -506,20 +685,17 @@ impl H1Conn {
                     };
                     if chunked {
                         codec::encode_chunk(&mut self.out, &data);
-                        self.write_out(wait).await?;
+                        put!(self.write_out(head_request, wait));
                     } else {
-                        self.write_all(&data, wait).await?;
+                        put!(self.write_all(&data, head_request, wait));
                     }
                 }
                 if chunked {
-                    self.write_all(codec::LAST_CHUNK, wait).await?;
+                    put!(self.write_all(codec::LAST_CHUNK, head_request, wait));
                 }
             }
         }
-        if let Err(e) = self.transport.flush(wait).await {
-            return Err(self.io_failure(e, wait, false));
-        }
-        self.read_head(method == Method::HEAD, wait).await
+        Ok(())
     }
 
     async fn read_head(&mut self, head_request: bool, wait: Wait) -> Result<Head, Failure> {

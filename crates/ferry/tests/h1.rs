@@ -494,6 +494,54 @@ fn a_post_is_not_resent_after_the_server_dropped_it() {
 }
 
 #[test]
+fn an_answer_before_the_end_of_a_large_upload_is_the_response() {
+    // The server reads the head only and answers at once (a 413, or a
+    // proxy's 407), then either closes with the body unread or keeps the
+    // connection open without reading for longer than the request's 2 s
+    // timeout. The upload is far larger than the sockets' buffers, so the
+    // client is still writing when the answer comes: the answer is the
+    // response, and the rest of the body is not sent.
+    const ANSWER: &[u8] =
+        b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n";
+    for close in [true, false] {
+        for client in Client::both(Settings::default()) {
+            let name = client.name();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            thread::spawn(move || {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                stream.write_all(ANSWER).unwrap();
+                if !close {
+                    thread::sleep(Duration::from_secs(10));
+                }
+            });
+            let url = format!("http://{addr}/upload");
+            let body = vec![b'x'; 64 * 1024 * 1024];
+            let got = client
+                .send(
+                    Method::POST,
+                    &url,
+                    Some(body.into()),
+                    Some(Duration::from_secs(2)),
+                )
+                .unwrap_or_else(|e| panic!("{name} (close: {close}): {e}"));
+            assert_eq!(got.status, StatusCode::PAYLOAD_TOO_LARGE, "{name}");
+            assert_eq!(got.text(), "too big\n", "{name} (close: {close})");
+        }
+    }
+}
+
+#[test]
 fn bad_peers_give_clear_errors() {
     let cases: Vec<(&[u8], &str)> = vec![
         (b"SSH-2.0-OpenSSH_9.2\r\n", "invalid HTTP/1.1 response"),

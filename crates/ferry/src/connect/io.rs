@@ -41,6 +41,12 @@ pub(crate) type BoxIo = Box<dyn Io>;
 pub(crate) trait SyncIo: Read + Write + Send + 'static {
     /// The TCP socket at the bottom, for timeouts and liveness checks.
     fn socket(&self) -> &std::net::TcpStream;
+
+    /// Whether a write that timed out can be followed by a read at once:
+    /// true when no layer (TLS) has to finish its own writes first.
+    fn plain(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) type BoxSyncIo = Box<dyn SyncIo>;
@@ -62,6 +68,9 @@ impl Io for tokio::net::TcpStream {
 impl SyncIo for std::net::TcpStream {
     fn socket(&self) -> &std::net::TcpStream {
         self
+    }
+    fn plain(&self) -> bool {
+        true
     }
 }
 
@@ -183,6 +192,9 @@ impl Io for Prefixed<BoxIo> {
 impl SyncIo for Prefixed<BoxSyncIo> {
     fn socket(&self) -> &std::net::TcpStream {
         self.inner.socket()
+    }
+    fn plain(&self) -> bool {
+        self.inner.plain()
     }
 }
 
@@ -427,6 +439,9 @@ impl Io for Sniff<BoxIo> {
 impl SyncIo for Sniff<BoxSyncIo> {
     fn socket(&self) -> &std::net::TcpStream {
         self.inner.socket()
+    }
+    fn plain(&self) -> bool {
+        self.inner.plain()
     }
 }
 
