@@ -468,6 +468,12 @@ impl RequestBuilder {
         self.proxy(Proxy::direct("all"))
     }
 
+    /// The client and the request, for the blocking facade.
+    pub(crate) fn split(self) -> (Client, Result<Request, Error>) {
+        let client = self.client.clone();
+        (client, self.build())
+    }
+
     /// The request, without sending it.
     pub fn build(self) -> Result<Request, Error> {
         let mut req = self.request?;

@@ -190,7 +190,7 @@ impl Client {
     /// converted from an `http::Request`), following redirects.
     pub fn execute(&self, request: Request) -> Result<Response, Error> {
         let rt = runtime()?;
-        let inner = run(&rt, self.inner.execute(request))?;
+        let inner = run(&rt, self.inner.run(request))?;
         Ok(Response::new(inner, rt))
     }
 
@@ -339,7 +339,8 @@ impl RequestBuilder {
     /// Sends the request and waits for the response head.
     pub fn send(self) -> Result<Response, Error> {
         let rt = runtime()?;
-        let inner = run(&rt, self.inner.send())?;
+        let (client, request) = self.inner.split();
+        let inner = run(&rt, async { client.run(request?).await })?;
         Ok(Response::new(inner, rt))
     }
 }
