@@ -941,6 +941,7 @@ async fn drain_capped(source: &mut Source, read_timeout: Option<Duration>) -> (b
     let wait = Wait {
         limit: Some(read_timeout.unwrap_or(Duration::from_secs(5))),
         phase: TimeoutPhase::Read,
+        deadline: None,
     };
     let mut kept = Vec::new();
     let mut seen = 0usize;

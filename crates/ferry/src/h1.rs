@@ -70,31 +70,44 @@ const DIRECT_READ: usize = 64 * 1024;
 /// How long one read or write may wait, and which limit that is.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wait {
+    /// The limit when the wait was made (what an error reports).
     pub(crate) limit: Option<Duration>,
     pub(crate) phase: TimeoutPhase,
+    /// For [`TimeoutPhase::Total`]: the deadline itself, so that each of
+    /// several reads or writes waits only for what is left of it.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Wait {
     /// The tighter of the read timeout and what is left before the deadline.
     pub(crate) fn new(read_timeout: Option<Duration>, deadline: Option<Instant>) -> Wait {
+        let read = Wait {
+            limit: read_timeout,
+            phase: TimeoutPhase::Read,
+            deadline: None,
+        };
         match deadline {
-            None => Wait {
-                limit: read_timeout,
-                phase: TimeoutPhase::Read,
-            },
+            None => read,
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 match read_timeout {
-                    Some(r) if r < left => Wait {
-                        limit: Some(r),
-                        phase: TimeoutPhase::Read,
-                    },
+                    Some(r) if r < left => read,
                     _ => Wait {
                         limit: Some(left),
                         phase: TimeoutPhase::Total,
+                        deadline: Some(d),
                     },
                 }
             }
+        }
+    }
+
+    /// How long the next read or write may wait: the read timeout, or what
+    /// is left before the deadline now.
+    pub(crate) fn left(&self) -> Option<Duration> {
+        match self.deadline {
+            Some(d) => Some(d.saturating_duration_since(Instant::now())),
+            None => self.limit,
         }
     }
 }
@@ -248,7 +261,9 @@ impl Transport {
                 // Writes wait a slice at a time; between slices, a look at
                 // whether the peer has answered.
                 io.socket().set_write_timeout(Some(WATCH_SLICE))?;
-                let deadline = wait.limit.map(|d| Instant::now() + d);
+                let deadline = wait
+                    .deadline
+                    .or_else(|| wait.limit.map(|d| Instant::now() + d));
                 let mut written = 0;
                 let outcome = loop {
                     if written == bytes.len() {
@@ -373,26 +388,34 @@ fn peer_silent(socket: &std::net::TcpStream) -> io::Result<bool> {
     }
 }
 
-/// Sets a blocking socket's read and write timeouts to `wait`'s, unless
-/// they are that already.
+/// Sets a blocking socket's read and write timeouts to what `wait` leaves,
+/// unless they are that already. Counting down to a deadline, they are set
+/// again only once they exceed what is left by more than a sixteenth: each
+/// call then ends by the deadline give or take that, with a syscall every
+/// few calls instead of at each.
 fn set_timeout(io: &BoxSyncIo, current: &mut Option<Duration>, wait: Wait) -> io::Result<()> {
-    if wait.limit == *current {
-        return Ok(());
-    }
-    if wait.limit == Some(Duration::ZERO) {
+    let limit = wait.left();
+    if limit == Some(Duration::ZERO) {
         // A zero timeout means none to the socket: this one has run out.
         return Err(io::ErrorKind::TimedOut.into());
     }
-    let socket = io.socket();
-    socket.set_read_timeout(wait.limit)?;
-    socket.set_write_timeout(wait.limit)?;
-    *current = wait.limit;
+    let stale = match (*current, limit) {
+        (set, want) if set == want => false,
+        (Some(set), Some(left)) if wait.deadline.is_some() && set > left => set - left > left / 16,
+        _ => true,
+    };
+    if stale {
+        let socket = io.socket();
+        socket.set_read_timeout(limit)?;
+        socket.set_write_timeout(limit)?;
+        *current = limit;
+    }
     Ok(())
 }
 
 /// `op`, failing with `TimedOut` once `wait`'s limit has passed.
 async fn within<T>(wait: Wait, op: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    match wait.limit {
+    match wait.left() {
         None => op.await,
         Some(limit) => tokio::time::timeout(limit, op)
             .await

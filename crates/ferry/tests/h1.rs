@@ -277,6 +277,19 @@ fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
 
 const OK_HELLO: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
+/// A server on loopback that hands its first connection to `serve`, on a
+/// thread of its own.
+fn serve_one(serve: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            serve(stream);
+        }
+    });
+    addr
+}
+
 /// Each kind of client twice: going direct, and through `proxy` (forwarding
 /// for http://, a tunnel for https://) trusting the lab's CA.
 fn direct_and_proxied(origin: &Origin, proxy: &ferry_lab::LabProxy) -> Vec<(Client, Client)> {
@@ -506,12 +519,7 @@ fn an_answer_before_the_end_of_a_large_upload_is_the_response() {
     for close in [true, false] {
         for client in Client::both(Settings::default()) {
             let name = client.name();
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            thread::spawn(move || {
-                let Ok((mut stream, _)) = listener.accept() else {
-                    return;
-                };
+            let addr = serve_one(move |mut stream| {
                 let mut head = Vec::new();
                 let mut byte = [0u8; 1];
                 while !head.ends_with(b"\r\n\r\n") {
@@ -538,6 +546,40 @@ fn an_answer_before_the_end_of_a_large_upload_is_the_response() {
             assert_eq!(got.status, StatusCode::PAYLOAD_TOO_LARGE, "{name}");
             assert_eq!(got.text(), "too big\n", "{name} (close: {close})");
         }
+    }
+}
+
+#[test]
+fn a_trickling_answer_does_not_outlast_the_total_timeout() {
+    // A head that comes a line every 200 ms for 4 s: each read returns well
+    // within the request's 1 s timeout, and the request must still end at
+    // it, not when the head is complete.
+    for client in Client::both(Settings::default()) {
+        let name = client.name();
+        let addr = serve_one(|mut stream| {
+            if read_request(&mut stream).is_none() {
+                return;
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n");
+            for i in 0..20 {
+                thread::sleep(Duration::from_millis(200));
+                if stream
+                    .write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let _ = stream.write_all(b"Content-Length: 2\r\n\r\nok");
+        });
+        let url = format!("http://{addr}/slow");
+        let result = client.send(Method::GET, &url, None, Some(Duration::from_secs(1)));
+        let err = match result {
+            Err(e) => e,
+            Ok(got) => panic!("{name}: answered ({}) after the total timeout", got.status),
+        };
+        assert_eq!(err.kind(), Kind::Timeout, "{name}: {err}");
+        assert!(err.to_string().contains("total"), "{name}: {err}");
     }
 }
 
