@@ -118,45 +118,31 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<Got, ferry::Error> {
         let client = self.name();
+        // The same steps for both; `$wait` is `.await` for the async one.
+        macro_rules! exchange {
+            ($c:expr $(, $wait:tt)?) => {{
+                let mut req = $c.request(method, url);
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                if let Some(t) = timeout {
+                    req = req.timeout(t);
+                }
+                let resp = req.send()$(.$wait)??;
+                Ok(Got {
+                    client,
+                    status: resp.status(),
+                    version: resp.version(),
+                    reused: resp.connection_reused(),
+                    content_length: resp.content_length(),
+                    route: resp.route().kind(),
+                    body: resp.bytes()$(.$wait)?,
+                })
+            }};
+        }
         match self {
-            Client::Blocking(c) => {
-                let mut req = c.request(method, url);
-                if let Some(body) = body {
-                    req = req.body(body);
-                }
-                if let Some(t) = timeout {
-                    req = req.timeout(t);
-                }
-                let resp = req.send()?;
-                Ok(Got {
-                    client,
-                    status: resp.status(),
-                    version: resp.version(),
-                    reused: resp.connection_reused(),
-                    content_length: resp.content_length(),
-                    route: resp.route().kind(),
-                    body: resp.bytes(),
-                })
-            }
-            Client::Async(c, rt) => rt.block_on(async {
-                let mut req = c.request(method, url);
-                if let Some(body) = body {
-                    req = req.body(body);
-                }
-                if let Some(t) = timeout {
-                    req = req.timeout(t);
-                }
-                let resp = req.send().await?;
-                Ok(Got {
-                    client,
-                    status: resp.status(),
-                    version: resp.version(),
-                    reused: resp.connection_reused(),
-                    content_length: resp.content_length(),
-                    route: resp.route().kind(),
-                    body: resp.bytes().await,
-                })
-            }),
+            Client::Blocking(c) => exchange!(c),
+            Client::Async(c, rt) => rt.block_on(async { exchange!(c, await) }),
         }
     }
 
