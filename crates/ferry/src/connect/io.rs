@@ -99,6 +99,27 @@ impl SyncIo for rustls::StreamOwned<rustls::ClientConnection, BoxSyncIo> {
 #[cfg(test)]
 impl Io for tokio::io::DuplexStream {}
 
+/// What a wrapper here tells of the stream below, asked of its `inner`
+/// field as it is: inside `impl Io` (async) or `impl SyncIo` (blocking).
+macro_rules! ask_inner {
+    (async) => {
+        fn can_block(&self) -> bool {
+            self.inner.can_block()
+        }
+        fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+            self.inner.tcp()
+        }
+    };
+    (blocking) => {
+        fn socket(&self) -> &std::net::TcpStream {
+            self.inner.socket()
+        }
+        fn plain(&self) -> bool {
+            self.inner.plain()
+        }
+    };
+}
+
 /// Writes (async and blocking) passed straight to the `inner` field: the
 /// wrappers here change only how bytes are read.
 macro_rules! write_through {
@@ -173,12 +194,7 @@ impl<S> Prefixed<S> {
 }
 
 impl Io for Prefixed<BoxIo> {
-    fn can_block(&self) -> bool {
-        self.inner.can_block()
-    }
-    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
-        self.inner.tcp()
-    }
+    ask_inner!(async);
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         let Prefixed { prefix, pos, inner } = *self;
         Ok(Box::new(Prefixed {
@@ -190,12 +206,7 @@ impl Io for Prefixed<BoxIo> {
 }
 
 impl SyncIo for Prefixed<BoxSyncIo> {
-    fn socket(&self) -> &std::net::TcpStream {
-        self.inner.socket()
-    }
-    fn plain(&self) -> bool {
-        self.inner.plain()
-    }
+    ask_inner!(blocking);
 }
 
 impl<S> Prefixed<S> {
@@ -263,12 +274,7 @@ impl<S> ReadAhead<S> {
 }
 
 impl Io for ReadAhead<BoxIo> {
-    fn can_block(&self) -> bool {
-        self.inner.can_block()
-    }
-    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
-        self.inner.tcp()
-    }
+    ask_inner!(async);
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         let ReadAhead { inner, buf } = *self;
         Ok(Box::new(SyncReadAhead::new(inner.into_blocking()?, &buf)))
@@ -321,9 +327,7 @@ impl Read for SyncReadAhead {
 }
 
 impl SyncIo for SyncReadAhead {
-    fn socket(&self) -> &std::net::TcpStream {
-        self.inner.socket()
-    }
+    ask_inner!(blocking);
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
@@ -414,12 +418,7 @@ impl<S> Sniff<S> {
 }
 
 impl Io for Sniff<BoxIo> {
-    fn can_block(&self) -> bool {
-        self.inner.can_block()
-    }
-    fn tcp(&self) -> Option<&tokio::net::TcpStream> {
-        self.inner.tcp()
-    }
+    ask_inner!(async);
     fn into_blocking(self: Box<Self>) -> io::Result<BoxSyncIo> {
         let Sniff {
             first,
@@ -437,12 +436,7 @@ impl Io for Sniff<BoxIo> {
 }
 
 impl SyncIo for Sniff<BoxSyncIo> {
-    fn socket(&self) -> &std::net::TcpStream {
-        self.inner.socket()
-    }
-    fn plain(&self) -> bool {
-        self.inner.plain()
-    }
+    ask_inner!(blocking);
 }
 
 impl<S: Read> Read for Sniff<S> {
