@@ -513,7 +513,7 @@ impl Client {
                 proxy_auth,
                 authorization: origin_auth.as_ref().and_then(AuthSession::header),
             };
-            let sent = match &mut conn.sender {
+            let resp = match &mut conn.sender {
                 Sender::H1(slot) => {
                     let Some(mut h1) = slot.take() else {
                         continue;
@@ -524,7 +524,7 @@ impl Client {
                     match h1.send(head, &req.method, this_body, wait).await {
                         Ok(head) => {
                             let (parts, body) = H1Body::split(h1, head);
-                            Ok(http::Response::from_parts(parts, Source::H1(body)))
+                            http::Response::from_parts(parts, Source::H1(body))
                         }
                         Err(failure) => {
                             if reused
@@ -546,33 +546,30 @@ impl Client {
                 Sender::H2(s) => {
                     let headers = self.header_map(&outgoing);
                     let request = h2_request(req, &target_form, headers, this_body)?;
-                    with_timeout(
+                    let sent = with_timeout(
                         self.inner.read_timeout,
                         TimeoutPhase::Read,
                         s.try_send_request(request),
                     )
                     .await
-                    .map_err(|e| e.with_url(url))?
-                    .map(|r| r.map(Source::H2))
-                }
-            };
-            let resp = match sent {
-                Ok(resp) => resp,
-                Err(mut failed) => {
-                    let unsent = failed.take_message();
-                    let error = failed.into_error();
-                    if h2 {
-                        self.inner.pool.remove(&key, conn.id);
+                    .map_err(|e| e.with_url(url))?;
+                    match sent {
+                        Ok(resp) => resp.map(Source::H2),
+                        Err(mut failed) => {
+                            let unsent = failed.take_message();
+                            let error = failed.into_error();
+                            self.inner.pool.remove(&key, conn.id);
+                            let safe = unsent.is_some()
+                                || (is_idempotent(&req.method) && error.is_incomplete_message());
+                            if reused && !retried && safe {
+                                tracing::debug!("request on a shared connection failed ({error}); retrying on a new one");
+                                retried = true;
+                                next_body = unsent.map(|r| r.into_body());
+                                continue;
+                            }
+                            return Err(request_error(error, &route, &conn, url));
+                        }
                     }
-                    let safe = unsent.is_some()
-                        || (is_idempotent(&req.method) && error.is_incomplete_message());
-                    if reused && !retried && safe {
-                        tracing::debug!("request on a reused connection failed ({error}); retrying on a new one");
-                        retried = true;
-                        next_body = unsent.map(|r| r.into_body());
-                        continue;
-                    }
-                    return Err(request_error(error, &route, &conn, url));
                 }
             };
             // Some proxies (tinyproxy) refuse wrong proxy credentials with
