@@ -386,7 +386,9 @@ impl<F> ClientBuilder<F> {
     }
 
     /// Timeout for each wait for response bytes (the head, then each body
-    /// read).
+    /// read), and for each wait while sending the request over HTTP/1.1:
+    /// an upload fails when it stops moving for this long, however long it
+    /// takes as a whole (bound that with [`timeout`](Self::timeout)).
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.read_timeout = Some(d);
         self

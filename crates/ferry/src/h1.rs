@@ -61,6 +61,10 @@ const COALESCE: usize = 64 * 1024;
 /// How long a blocking write waits before looking whether the peer has
 /// answered (only for writes larger than [`COALESCE`], over plain TCP).
 const WATCH_SLICE: Duration = Duration::from_millis(20);
+/// How much of a large write goes to a blocking stream between looks at
+/// the total deadline, where the stream cannot be watched (through TLS):
+/// one TLS record.
+const DEADLINE_PIECE: usize = 16 * 1024;
 /// The most a read straight into a body piece of its own asks for. Bodies
 /// with at least [`READ_BUF`] bytes still owed are read that way, not
 /// through the connection's buffer, so that their bytes are not copied
@@ -253,17 +257,31 @@ impl Transport {
         match self {
             Transport::Blocking { io, timeout } => {
                 set_timeout(io, timeout, wait)?;
-                if into.is_empty() || bytes.len() <= COALESCE || !io.plain() {
+                let watch = !into.is_empty() && io.plain();
+                if bytes.len() <= COALESCE || (!watch && wait.deadline.is_none()) {
                     io.write_all(bytes)?;
+                    io.flush()?;
+                    return Ok(Sent::All);
+                }
+                if !watch {
+                    // A socket timeout bounds each write, not their sum: a
+                    // peer that reads slowly but steadily would stretch
+                    // one long write past the deadline. In pieces, each
+                    // waits only for what is left of it.
+                    for piece in bytes.chunks(DEADLINE_PIECE) {
+                        set_timeout(io, timeout, wait)?;
+                        io.write_all(piece)?;
+                    }
                     io.flush()?;
                     return Ok(Sent::All);
                 }
                 // Writes wait a slice at a time; between slices, a look at
                 // whether the peer has answered.
                 io.socket().set_write_timeout(Some(WATCH_SLICE))?;
-                let deadline = wait
-                    .deadline
-                    .or_else(|| wait.limit.map(|d| Instant::now() + d));
+                // The limit: the deadline, or (a read timeout) so long
+                // without progress.
+                let stall = wait.deadline.is_none().then_some(wait.limit).flatten();
+                let mut moved = Instant::now();
                 let mut written = 0;
                 let outcome = loop {
                     if written == bytes.len() {
@@ -271,7 +289,13 @@ impl Transport {
                     }
                     match io.write(&bytes[written..]) {
                         Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => written += n,
+                        Ok(n) => {
+                            written += n;
+                            moved = Instant::now();
+                            if written < bytes.len() && wait.deadline.is_some_and(|d| moved >= d) {
+                                break Err(io::ErrorKind::TimedOut.into());
+                            }
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e)
                             if matches!(
@@ -286,7 +310,10 @@ impl Transport {
                                 let read = io.read(into)?;
                                 return Ok(Sent::Answer { written, read });
                             }
-                            if deadline.is_some_and(|d| Instant::now() >= d) {
+                            let now = Instant::now();
+                            if wait.deadline.is_some_and(|d| now >= d)
+                                || stall.is_some_and(|limit| now - moved >= limit)
+                            {
                                 break Err(e);
                             }
                         }
@@ -302,39 +329,33 @@ impl Transport {
             Transport::Async(io) => {
                 let mut written = 0;
                 let mut flushed = false;
-                let watch = poll_fn(|cx| loop {
-                    let step = if written < bytes.len() {
-                        match Pin::new(&mut *io).poll_write(cx, &bytes[written..]) {
-                            Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                            Poll::Ready(Ok(n)) => {
-                                written += n;
-                                continue;
-                            }
-                            other => other.map_ok(|_| ()),
+                // A read timeout limits a wait without progress: a large
+                // write that keeps moving may take longer than it (the
+                // deadline, if there is one, bounds the whole).
+                let stall = match wait.deadline {
+                    None if bytes.len() > COALESCE => wait.limit,
+                    _ => None,
+                };
+                let mut timer = stall.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit));
+                let mut moved = 0;
+                let watch = poll_fn(|cx| {
+                    let step = poll_send(io, cx, bytes, &mut written, &mut flushed, into);
+                    if let (Poll::Pending, Some((sleep, limit))) = (&step, &mut timer) {
+                        if written != moved {
+                            moved = written;
+                            sleep.as_mut().reset(tokio::time::Instant::now() + *limit);
                         }
-                    } else if !flushed {
-                        Pin::new(&mut *io).poll_flush(cx)
-                    } else {
-                        return Poll::Ready(Ok(Sent::All));
-                    };
-                    match step {
-                        Poll::Ready(Ok(())) => flushed = true,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending if into.is_empty() => return Poll::Pending,
-                        Poll::Pending => {
-                            let mut buf = ReadBuf::new(&mut *into);
-                            return match Pin::new(&mut *io).poll_read(cx, &mut buf) {
-                                Poll::Ready(Ok(())) => Poll::Ready(Ok(Sent::Answer {
-                                    written,
-                                    read: buf.filled().len(),
-                                })),
-                                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                                Poll::Pending => Poll::Pending,
-                            };
+                        if sleep.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
                         }
                     }
+                    step
                 });
-                within(wait, watch).await
+                if stall.is_some() {
+                    watch.await
+                } else {
+                    within(wait, watch).await
+                }
             }
         }
     }
@@ -411,6 +432,51 @@ fn set_timeout(io: &BoxSyncIo, current: &mut Option<Duration>, wait: Wait) -> io
         *current = limit;
     }
     Ok(())
+}
+
+/// One poll of [`Transport::send`] on an async stream: writes on from
+/// `written`, then flushes; while a write or the flush waits, reads into
+/// `into` (unless it is empty) so that an early answer is seen.
+fn poll_send(
+    io: &mut BoxIo,
+    cx: &mut Context<'_>,
+    bytes: &[u8],
+    written: &mut usize,
+    flushed: &mut bool,
+    into: &mut [u8],
+) -> Poll<io::Result<Sent>> {
+    loop {
+        let step = if *written < bytes.len() {
+            match Pin::new(&mut *io).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    *written += n;
+                    continue;
+                }
+                other => other.map_ok(|_| ()),
+            }
+        } else if !*flushed {
+            Pin::new(&mut *io).poll_flush(cx)
+        } else {
+            return Poll::Ready(Ok(Sent::All));
+        };
+        match step {
+            Poll::Ready(Ok(())) => *flushed = true,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending if into.is_empty() => return Poll::Pending,
+            Poll::Pending => {
+                let mut buf = ReadBuf::new(into);
+                return match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) => Poll::Ready(Ok(Sent::Answer {
+                        written: *written,
+                        read: buf.filled().len(),
+                    })),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                };
+            }
+        }
+    }
 }
 
 /// `op`, failing with `TimedOut` once `wait`'s limit has passed.

@@ -569,6 +569,132 @@ fn a_trickling_answer_does_not_outlast_the_total_timeout() {
     }
 }
 
+/// A relay in front of `to` for one connection: what the server sends
+/// passes at once, what the client sends at 16 KiB every 100 ms (a slow
+/// link, or a server that reads slowly but steadily). Gives up after 8 s.
+fn trickle_to(to: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let Ok((mut client, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(mut server) = TcpStream::connect(to) else {
+            return;
+        };
+        let (mut back_from, mut back_to) =
+            (server.try_clone().unwrap(), client.try_clone().unwrap());
+        thread::spawn(move || {
+            let _ = std::io::copy(&mut back_from, &mut back_to);
+        });
+        let start = std::time::Instant::now();
+        let mut piece = vec![0u8; 16 * 1024];
+        while start.elapsed() < Duration::from_secs(8) {
+            match client.read(&mut piece) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if server.write_all(&piece[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = server.shutdown(std::net::Shutdown::Both);
+        let _ = client.shutdown(std::net::Shutdown::Both);
+    });
+    addr
+}
+
+#[test]
+fn a_slow_steady_reader_does_not_stretch_an_upload_past_the_total_timeout() {
+    // Every write makes some progress, so no single write times out; the
+    // upload as a whole must still end at the request's 1 s, over plain
+    // TCP and through TLS (HTTP/1.1: the origin offers no h2).
+    let (rt, _origin, _proxy) = support::lab_thread(false);
+    let origin = rt.block_on(Origin::builder().http2(false).start());
+    for tls in [false, true] {
+        let settings = Settings {
+            ca: Some(support::ca_cert(origin.ca())),
+            ..Settings::default()
+        };
+        for client in Client::both(settings) {
+            let name = client.name();
+            let (scheme, to) = if tls {
+                ("https", origin.https_addr())
+            } else {
+                ("http", origin.http_addr())
+            };
+            let url = format!("{scheme}://127.0.0.1:{}/echo", trickle_to(to).port());
+            let body = vec![b'x'; 64 * 1024 * 1024];
+            let started = std::time::Instant::now();
+            let result = client.send(
+                Method::POST,
+                &url,
+                Some(body.into()),
+                Some(Duration::from_secs(1)),
+            );
+            let took = started.elapsed();
+            let err = match result {
+                Err(e) => e,
+                Ok(got) => panic!("{name} ({scheme}): answered ({})", got.status),
+            };
+            assert_eq!(err.kind(), Kind::Timeout, "{name} ({scheme}): {err}");
+            assert!(
+                err.to_string().contains("total"),
+                "{name} ({scheme}): {err}"
+            );
+            assert!(
+                took < Duration::from_millis(2500),
+                "{name} ({scheme}): ended after {took:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_steady_upload_may_take_longer_than_the_read_timeout() {
+    // The read timeout limits a wait without progress, not a whole write:
+    // a 64 MiB upload to a server that reads 256 KiB every 4 ms takes
+    // about 1 s, twice the 500 ms read timeout, and no wait comes near it
+    // (the last, for what the sockets' buffers hold, about 10 MiB at most
+    // on loopback, takes some 160 ms).
+    const LEN: usize = 64 * 1024 * 1024;
+    for client in Client::both(Settings {
+        read_timeout: Some(Duration::from_millis(500)),
+        ..Settings::default()
+    }) {
+        let name = client.name();
+        let addr = serve_one(|mut stream| {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if stream.read(&mut byte).unwrap_or(0) == 0 {
+                    return;
+                }
+                head.push(byte[0]);
+            }
+            let mut left = LEN;
+            let mut piece = vec![0u8; 256 * 1024];
+            while left > 0 {
+                let want = left.min(piece.len());
+                match stream.read(&mut piece[..want]) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => left -= n,
+                }
+                thread::sleep(Duration::from_millis(4));
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        });
+        let url = format!("http://{addr}/upload");
+        let got = client
+            .send(Method::POST, &url, Some(vec![b'x'; LEN].into()), None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(got.status, StatusCode::OK, "{name}");
+        assert_eq!(got.text(), "ok", "{name}");
+    }
+}
+
 #[test]
 fn bad_peers_give_clear_errors() {
     let cases: Vec<(&[u8], &str)> = vec![
