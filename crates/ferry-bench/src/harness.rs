@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::measure::RunResult;
@@ -108,6 +108,7 @@ fn workspace_root() -> PathBuf {
 struct LabProcess {
     child: Child,
     stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
     vars: BTreeMap<String, String>,
 }
 
@@ -139,7 +140,23 @@ impl LabProcess {
                 vars.insert(k.to_string(), v.to_string());
             }
         }
-        Ok(LabProcess { child, stdin, vars })
+        Ok(LabProcess {
+            child,
+            stdin,
+            stdout: lines,
+            vars,
+        })
+    }
+
+    /// The lab's CPU time so far (all its threads), nanoseconds; `None` if
+    /// it did not answer.
+    fn cpu_ns(&mut self) -> Option<u64> {
+        let stdin = self.stdin.as_mut()?;
+        stdin.write_all(b"cpu\n").ok()?;
+        stdin.flush().ok()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).ok()?;
+        line.trim_end().strip_prefix("CPU=")?.parse().ok()
     }
 
     /// The `FERRY_BENCH_*` variables of the main lab, for the clients.
@@ -245,6 +262,17 @@ impl Cell {
     fn cpu_us(&self) -> f64 {
         median(self.per_run(|r| r.cpu_ns as f64 / r.requests as f64 / 1e3))
     }
+    /// Median CPU of the lab process per request while this client ran,
+    /// microseconds (NaN when not measured).
+    fn lab_cpu_us(&self) -> f64 {
+        median(
+            self.runs
+                .iter()
+                .filter(|r| r.lab_cpu_ns > 0)
+                .map(|r| r.lab_cpu_ns as f64 / r.requests as f64 / 1e3)
+                .collect(),
+        )
+    }
     /// Median wall per request, microseconds.
     fn wall_us(&self) -> f64 {
         median(self.per_run(|r| r.wall_ns as f64 / r.requests as f64 / 1e3))
@@ -302,7 +330,7 @@ pub fn run(args: &[String]) -> i32 {
             .collect(),
         None => Scenario::ALL.to_vec(),
     };
-    let (lab, env) = match LabProcess::start(&[]).and_then(|l| {
+    let (mut lab, env) = match LabProcess::start(&[]).and_then(|l| {
         let env = l.env()?;
         Ok((l, env))
     }) {
@@ -356,8 +384,14 @@ pub fn run(args: &[String]) -> i32 {
         for run in 0..settings.runs {
             for &client in scenario.clients() {
                 let cell = results.entry(key(scenario, client)).or_default();
+                let lab_before = lab.cpu_ns();
                 match run_client(&env, client, scenario, count) {
-                    Ok(r) => cell.runs.push(r),
+                    Ok(mut r) => {
+                        if let (Some(a), Some(b)) = (lab_before, lab.cpu_ns()) {
+                            r.lab_cpu_ns = b.saturating_sub(a);
+                        }
+                        cell.runs.push(r);
+                    }
                     Err(e) => {
                         eprintln!("ferry-bench: {scenario} {client} run {}: {e}", run + 1);
                         cell.failures.push(e);
@@ -550,7 +584,7 @@ impl Report<'_> {
         let mut header = match s {
             Scenario::Download => "| client | MiB/s | CPU s/GiB | CPU spread |".to_string(),
             Scenario::Idle => "| client | KiB/tunnel (RSS) | idle in pool | wall to open all (s) | CPU/tunnel (µs) |".to_string(),
-            Scenario::AsyncH1 | Scenario::AsyncH2 => "| client | CPU/req (µs) | wall/req (µs) | req/s | CPU spread |".to_string(),
+            Scenario::AsyncH1 | Scenario::AsyncH2 => "| client | CPU/req (µs) | wall/req (µs) | req/s | CPU spread | lab CPU/req (µs) |".to_string(),
             _ => "| client | CPU/req (µs) | wall/req (µs) | CPU spread |".to_string(),
         };
         let metric_cols = header.matches('|').count() - 2;
@@ -604,11 +638,12 @@ impl Report<'_> {
                 Scenario::AsyncH1 | Scenario::AsyncH2 => {
                     let _ = write!(
                         row,
-                        " {} | {} | {} | {}% |",
+                        " {} | {} | {} | {}% | {} |",
                         fmt_num(cell.cpu_us(), 2),
                         fmt_num(cell.wall_us(), 2),
                         fmt_num(cell.rps(), 0),
-                        fmt_num(cell.cpu_spread(), 0)
+                        fmt_num(cell.cpu_spread(), 0),
+                        fmt_num(cell.lab_cpu_us(), 1)
                     );
                 }
                 _ => {
@@ -725,11 +760,14 @@ impl Report<'_> {
                 (Some(f), Some(r)) => {
                     let _ = writeln!(
                         md,
-                        "| {} | ferry-async req/s ≥ 1.2x reqwest-async's | {:.0} vs {:.0} req/s: {} | {} |",
+                        "| {} | ferry-async req/s ≥ 1.2x reqwest-async's | {:.0} vs {:.0} req/s: {} (CPU/req: ferry {} µs, reqwest {} µs, the lab {} µs) | {} |",
                         s.id(),
                         f.rps(),
                         r.rps(),
                         fmt_ratio(f.rps() / r.rps()),
+                        fmt_num(f.cpu_us(), 1),
+                        fmt_num(r.cpu_us(), 1),
+                        fmt_num((f.lab_cpu_us() + r.lab_cpu_us()) / 2.0, 1),
                         verdict(f.rps() >= 1.2 * r.rps())
                     );
                 }

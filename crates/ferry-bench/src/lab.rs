@@ -10,9 +10,10 @@
 //! [`LAB_NOFILE`]). Recording is off everywhere: these runs are long.
 //!
 //! Prints `KEY=value` lines (see [`LAB_KEYS`](crate::scenario::LAB_KEYS),
-//! and `NOFILE`), then `READY`, and runs until standard input closes.
+//! and `NOFILE`), then `READY`, and runs until standard input closes,
+//! answering `cpu` lines with its CPU time (`CPU=<ns>`).
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -94,10 +95,24 @@ pub fn run(args: &[String]) -> i32 {
         out.flush().expect("stdout");
         drop(out);
 
-        // Standard input closing (the harness exits or drops the pipe) ends the lab.
+        // Standard input closing (the harness exits or drops the pipe) ends
+        // the lab. Until then, each `cpu` line on it is answered with the
+        // lab's CPU time so far (user+sys of all its threads, ns):
+        // `CPU=<ns>`.
         tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if line.trim() == "cpu" {
+                    let ns = cpu_time::ProcessTime::now().as_duration().as_nanos();
+                    let mut out = std::io::stdout().lock();
+                    if writeln!(out, "CPU={ns}")
+                        .and_then(|()| out.flush())
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
         })
         .await
         .expect("stdin watcher");

@@ -49,6 +49,9 @@ pub struct RunResult {
     pub idle: u64,
     /// RLIMIT_NOFILE soft limit the client ran with (scenario 6).
     pub nofile: u64,
+    /// CPU time of the lab process while the client ran, nanoseconds: not
+    /// on the client's line, filled in by the harness (0: not measured).
+    pub lab_cpu_ns: u64,
 }
 
 impl RunResult {
