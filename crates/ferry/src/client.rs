@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ferry_proto::netrc::Netrc;
@@ -306,23 +307,25 @@ impl Client {
     /// polls it where it stands on the caller's stack (a heap allocation of
     /// its ~5 KB, and a copy into it, per request saved).
     pub(crate) async fn run(&self, request: Request) -> Result<Response, Error> {
-        let total = request.timeout.or(self.inner.total_timeout);
-        let url = total.map(|_| request.url.clone());
-        let deadline = total.map(|d| Instant::now() + d);
-        let run = self.follow(request, deadline);
-        match total {
-            None => run.await,
-            Some(d) => match tokio::time::timeout(d, run).await {
-                Ok(r) => r,
-                Err(_) => {
-                    let e = Error::timeout(TimeoutPhase::Total, d);
-                    Err(match &url {
-                        Some(url) => e.with_url(url),
-                        None => e,
-                    })
-                }
-            },
-        }
+        let Some(total) = request.timeout.or(self.inner.total_timeout) else {
+            return self.follow(request, None).await;
+        };
+        let url = request.url.clone();
+        let deadline = Instant::now() + total;
+        // Raced against the deadline where it stands: handed to
+        // `tokio::time::timeout`, the ~4 KB state machine would be copied.
+        let mut run = std::pin::pin!(self.follow(request, Some(deadline)));
+        let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline.into()));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = run.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            sleep
+                .as_mut()
+                .poll(cx)
+                .map(|()| Err(Error::timeout(TimeoutPhase::Total, total).with_url(&url)))
+        })
+        .await
     }
 
     async fn follow(&self, mut req: Request, deadline: Option<Instant>) -> Result<Response, Error> {

@@ -71,14 +71,17 @@ thread_local! {
 /// # Panics
 /// Inside an async runtime, every time (not only when the future would
 /// have to wait, which is when `block_on` itself panics).
-fn run<F: std::future::Future>(rt: &Runtime, fut: F) -> F::Output {
+///
+/// Takes the future pinned where the caller made it (`pin!`): the request
+/// path's is about 5 KB, and passing it by value would copy it (twice,
+/// with the pinning here).
+fn run<F: std::future::Future>(rt: &Runtime, mut fut: std::pin::Pin<&mut F>) -> F::Output {
     assert!(
         tokio::runtime::Handle::try_current().is_err(),
         "ferry's blocking client was used inside an async runtime, where blocking \
          would stall it; use ferry::Client (async) there"
     );
     let _context = rt.enter();
-    let mut fut = std::pin::pin!(fut);
     let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
     if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
         return out;
@@ -190,7 +193,7 @@ impl Client {
     /// converted from an `http::Request`), following redirects.
     pub fn execute(&self, request: Request) -> Result<Response, Error> {
         let rt = runtime()?;
-        let inner = run(&rt, self.inner.run(request))?;
+        let inner = run(&rt, std::pin::pin!(self.inner.run(request)))?;
         Ok(Response::new(inner, rt))
     }
 
@@ -340,7 +343,8 @@ impl RequestBuilder {
     pub fn send(self) -> Result<Response, Error> {
         let rt = runtime()?;
         let (client, request) = self.inner.split();
-        let inner = run(&rt, async { client.run(request?).await })?;
+        let request = request?;
+        let inner = run(&rt, std::pin::pin!(client.run(request)))?;
         Ok(Response::new(inner, rt))
     }
 }
@@ -433,14 +437,14 @@ impl Response {
         if !self.pending.is_empty() {
             return Ok(Some(std::mem::take(&mut self.pending)));
         }
-        run(&self.rt, self.inner.chunk())
+        run(&self.rt, std::pin::pin!(self.inner.chunk()))
     }
 
     /// The whole body (held to
     /// [`max_body_size`](RequestBuilder::max_body_size) when set).
     pub fn bytes(mut self) -> Result<Bytes, Error> {
         let read = std::mem::take(&mut self.pending);
-        run(&self.rt, self.inner.read_to_end(read))
+        run(&self.rt, std::pin::pin!(self.inner.read_to_end(read)))
     }
 
     /// The whole body as text, decoded with the `Content-Type` charset
