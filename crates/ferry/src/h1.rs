@@ -59,11 +59,11 @@ const MAX_HEADERS: usize = 100;
 /// A request body up to this size goes out in the same write as the head.
 const COALESCE: usize = 64 * 1024;
 /// How long a blocking write waits before looking whether the peer has
-/// answered (only for writes larger than [`COALESCE`], over plain TCP).
+/// answered (only for writes larger than [`COALESCE`]).
 const WATCH_SLICE: Duration = Duration::from_millis(20);
 /// How much of a large write goes to a blocking stream between looks at
-/// the total deadline, where the stream cannot be watched (through TLS):
-/// one TLS record.
+/// the total deadline when the write is not watched (no room left to read
+/// an answer into): one TLS record.
 const DEADLINE_PIECE: usize = 16 * 1024;
 /// The most a read straight into a body piece of its own asks for. Bodies
 /// with at least [`READ_BUF`] bytes still owed are read that way, not
@@ -203,6 +203,10 @@ enum Transport {
     Blocking {
         io: BoxSyncIo,
         timeout: Option<Duration>,
+        /// An answer came while a write was waiting: a layer (TLS) may
+        /// still hold part of the request, and reads must not wait to
+        /// send it first (the connection is not used again).
+        held: bool,
     },
     /// The async client: the request's future awaits the stream.
     Async(BoxIo),
@@ -212,10 +216,15 @@ impl Transport {
     /// Reads into `buf`; 0 at the end of the stream.
     async fn read(&mut self, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
         match self {
-            Transport::Blocking { io, timeout } => {
+            Transport::Blocking { io, timeout, held } => {
                 set_timeout(io, timeout, wait)?;
                 loop {
-                    match io.read(buf) {
+                    let read = if *held {
+                        io.read_held(buf)
+                    } else {
+                        io.read(buf)
+                    };
+                    match read {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         read => return read,
                     }
@@ -248,83 +257,18 @@ impl Transport {
 
     /// Writes and flushes `bytes`, watching for bytes that arrive while a
     /// write has to wait (the peer answering before it has read the whole
-    /// request, then reading no more): those are read into `into`. The
-    /// blocking transport watches only over plain TCP, where a read can
-    /// follow a write that timed out (through TLS, rustls must finish its
-    /// writes first: a peer that stops reading holds the request until the
-    /// wait runs out or the peer closes).
+    /// request, then reading no more): those are read into `into`.
     async fn send(&mut self, bytes: &[u8], into: &mut [u8], wait: Wait) -> io::Result<Sent> {
         match self {
-            Transport::Blocking { io, timeout } => {
-                set_timeout(io, timeout, wait)?;
-                let watch = !into.is_empty() && io.plain();
-                if bytes.len() <= COALESCE || (!watch && wait.deadline.is_none()) {
-                    io.write_all(bytes)?;
-                    io.flush()?;
-                    return Ok(Sent::All);
+            Transport::Blocking { io, timeout, held } => {
+                let sent = send_blocking(io, timeout, held, bytes, into, wait);
+                // A failed write may leave part of the request in a layer
+                // (TLS): what the peer sent is then read without trying to
+                // send that first.
+                if sent.is_err() {
+                    *held = true;
                 }
-                if !watch {
-                    // A socket timeout bounds each write, not their sum: a
-                    // peer that reads slowly but steadily would stretch
-                    // one long write past the deadline. In pieces, each
-                    // waits only for what is left of it.
-                    for piece in bytes.chunks(DEADLINE_PIECE) {
-                        set_timeout(io, timeout, wait)?;
-                        io.write_all(piece)?;
-                    }
-                    io.flush()?;
-                    return Ok(Sent::All);
-                }
-                // Writes wait a slice at a time; between slices, a look at
-                // whether the peer has answered.
-                io.socket().set_write_timeout(Some(WATCH_SLICE))?;
-                // The limit: the deadline, or (a read timeout) so long
-                // without progress.
-                let stall = wait.deadline.is_none().then_some(wait.limit).flatten();
-                let mut moved = Instant::now();
-                let mut written = 0;
-                let outcome = loop {
-                    if written == bytes.len() {
-                        break Ok(Sent::All);
-                    }
-                    match io.write(&bytes[written..]) {
-                        Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => {
-                            written += n;
-                            moved = Instant::now();
-                            if written < bytes.len() && wait.deadline.is_some_and(|d| moved >= d) {
-                                break Err(io::ErrorKind::TimedOut.into());
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                            ) =>
-                        {
-                            if !peer_silent(io.socket())? {
-                                // An answer (or the peer's end): read it
-                                // with the request's own wait.
-                                io.socket().set_write_timeout(*timeout)?;
-                                let read = io.read(into)?;
-                                return Ok(Sent::Answer { written, read });
-                            }
-                            let now = Instant::now();
-                            if wait.deadline.is_some_and(|d| now >= d)
-                                || stall.is_some_and(|limit| now - moved >= limit)
-                            {
-                                break Err(e);
-                            }
-                        }
-                        Err(e) => break Err(e),
-                    }
-                };
-                io.socket().set_write_timeout(*timeout)?;
-                if let Ok(Sent::All) = outcome {
-                    io.flush()?;
-                }
-                outcome
+                sent
             }
             Transport::Async(io) => {
                 let mut written = 0;
@@ -364,7 +308,9 @@ impl Transport {
     fn quiet(&mut self) -> bool {
         let mut one = [0u8; 1];
         match self {
-            Transport::Blocking { io, .. } => peer_silent(io.socket()).unwrap_or(false),
+            Transport::Blocking { io, .. } => {
+                !io.buffered() && peer_silent(io.socket()).unwrap_or(false)
+            }
             Transport::Async(io) => {
                 // One poll that must not find anything: nothing buffered in
                 // a layer, nothing the runtime has seen. Its waker is
@@ -394,6 +340,102 @@ enum Sent {
     /// Bytes arrived first, `read` of them (0: the peer closed its side),
     /// after `written` bytes of the request went out.
     Answer { written: usize, read: usize },
+}
+
+/// [`Transport::send`] with blocking calls.
+fn send_blocking(
+    io: &mut BoxSyncIo,
+    timeout: &mut Option<Duration>,
+    held: &mut bool,
+    bytes: &[u8],
+    into: &mut [u8],
+    wait: Wait,
+) -> io::Result<Sent> {
+    set_timeout(io, timeout, wait)?;
+    let watch = !into.is_empty();
+    if bytes.len() <= COALESCE || (!watch && wait.deadline.is_none()) {
+        io.write_all(bytes)?;
+        io.flush()?;
+        return Ok(Sent::All);
+    }
+    if !watch {
+        // A socket timeout bounds each write, not their sum: a peer that
+        // reads slowly but steadily would stretch one long write past the
+        // deadline. In pieces (a TLS record each), each waits only for what
+        // is left of it.
+        for piece in bytes.chunks(DEADLINE_PIECE) {
+            set_timeout(io, timeout, wait)?;
+            io.write_all(piece)?;
+        }
+        io.flush()?;
+        return Ok(Sent::All);
+    }
+    // Writes wait a slice at a time; between slices, a look at whether the
+    // peer has answered.
+    io.socket().set_write_timeout(Some(WATCH_SLICE))?;
+    // The limit: the deadline, or (a read timeout) so long without progress.
+    let stall = wait.deadline.is_none().then_some(wait.limit).flatten();
+    let mut moved = Instant::now();
+    let mut looked = moved;
+    let mut written = 0;
+    let outcome = loop {
+        if written == bytes.len() {
+            break Ok(Sent::All);
+        }
+        let stalled = match io.write(&bytes[written..]) {
+            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                written += n;
+                moved = Instant::now();
+                if written < bytes.len() && wait.deadline.is_some_and(|d| moved >= d) {
+                    break Err(io::ErrorKind::TimedOut.into());
+                }
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                true
+            }
+            Err(e) => break Err(e),
+        };
+        // A look when a write waited, and every slice while they move (the
+        // sockets' buffers can take seconds of writing before one waits).
+        let now = Instant::now();
+        if stalled || now - looked >= WATCH_SLICE {
+            looked = now;
+            if io.buffered() || !peer_silent(io.socket())? {
+                // An answer (or the peer's end), unless it is a TLS record
+                // of its own: read without sending what TLS still holds.
+                match io.read_held(into) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    read => {
+                        io.socket().set_write_timeout(*timeout)?;
+                        *held = true;
+                        return Ok(Sent::Answer {
+                            written,
+                            read: read?,
+                        });
+                    }
+                }
+            }
+        }
+        if stalled
+            && (wait.deadline.is_some_and(|d| now >= d)
+                || stall.is_some_and(|limit| now - moved >= limit))
+        {
+            break Err(io::ErrorKind::TimedOut.into());
+        }
+    };
+    io.socket().set_write_timeout(*timeout)?;
+    if let Ok(Sent::All) = outcome {
+        io.flush()?;
+    }
+    outcome
 }
 
 /// Whether nothing has arrived on a blocking socket, and the peer has not
@@ -508,7 +550,11 @@ pub(crate) struct H1Conn {
 impl H1Conn {
     /// A connection the blocking client drives with blocking calls.
     pub(crate) fn blocking(io: BoxSyncIo) -> H1Conn {
-        H1Conn::new(Transport::Blocking { io, timeout: None })
+        H1Conn::new(Transport::Blocking {
+            io,
+            timeout: None,
+            held: false,
+        })
     }
 
     /// A connection the async client's request futures drive.

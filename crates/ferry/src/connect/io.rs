@@ -42,9 +42,18 @@ pub(crate) trait SyncIo: Read + Write + Send + 'static {
     /// The TCP socket at the bottom, for timeouts and liveness checks.
     fn socket(&self) -> &std::net::TcpStream;
 
-    /// Whether a write that timed out can be followed by a read at once:
-    /// true when no layer (TLS) has to finish its own writes first.
-    fn plain(&self) -> bool {
+    /// Reads what has arrived without first finishing the writes a layer
+    /// (TLS) still holds: how an answer that came while a write was
+    /// waiting gets read. One read of the stream below at most;
+    /// `Interrupted` when what arrived holds nothing for the caller yet (a
+    /// TLS record of the layer's own, or part of a record).
+    fn read_held(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read(buf)
+    }
+
+    /// Whether a layer holds bytes read from the socket and not yet given
+    /// out (the socket itself may then have nothing waiting).
+    fn buffered(&mut self) -> bool {
         false
     }
 }
@@ -69,9 +78,6 @@ impl SyncIo for std::net::TcpStream {
     fn socket(&self) -> &std::net::TcpStream {
         self
     }
-    fn plain(&self) -> bool {
-        true
-    }
 }
 
 impl Io for tokio_rustls::client::TlsStream<Sniff<BoxIo>> {
@@ -94,6 +100,43 @@ impl SyncIo for rustls::StreamOwned<rustls::ClientConnection, BoxSyncIo> {
     fn socket(&self) -> &std::net::TcpStream {
         self.sock.socket()
     }
+
+    fn read_held(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // `Read` would first send what rustls holds, and that waits on a
+        // peer that has stopped reading: records are read and opened here
+        // with the held writes left where they are.
+        match self.conn.reader().read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+        self.conn.read_tls(&mut Held(&mut self.sock))?;
+        self.conn
+            .process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        match self.conn.reader().read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(io::ErrorKind::Interrupted.into())
+            }
+            done => done,
+        }
+    }
+
+    fn buffered(&mut self) -> bool {
+        self.sock.buffered()
+            || self
+                .conn
+                .process_new_packets()
+                .map_or(true, |state| state.plaintext_bytes_to_read() > 0)
+    }
+}
+
+/// The stream below a TLS layer, read with [`SyncIo::read_held`].
+struct Held<'a>(&'a mut BoxSyncIo);
+
+impl Read for Held<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_held(buf)
+    }
 }
 
 #[cfg(test)]
@@ -113,9 +156,6 @@ macro_rules! ask_inner {
     (blocking) => {
         fn socket(&self) -> &std::net::TcpStream {
             self.inner.socket()
-        }
-        fn plain(&self) -> bool {
-            self.inner.plain()
         }
     };
 }
@@ -207,6 +247,12 @@ impl Io for Prefixed<BoxIo> {
 
 impl SyncIo for Prefixed<BoxSyncIo> {
     ask_inner!(blocking);
+    fn read_held(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(buf, |inner, buf| inner.read_held(buf))
+    }
+    fn buffered(&mut self) -> bool {
+        self.pos < self.prefix.len() || self.inner.buffered()
+    }
 }
 
 impl<S> Prefixed<S> {
@@ -223,12 +269,23 @@ impl<S> Prefixed<S> {
     }
 }
 
-impl<S: Read> Read for Prefixed<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl<S> Prefixed<S> {
+    /// The prefix first, then `read` of the stream below.
+    fn read_with(
+        &mut self,
+        buf: &mut [u8],
+        read: impl FnOnce(&mut S, &mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
         if self.pos < self.prefix.len() {
             return Ok(self.take_prefix(buf));
         }
-        self.inner.read(buf)
+        read(&mut self.inner, buf)
+    }
+}
+
+impl<S: Read> Read for Prefixed<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(buf, S::read)
     }
 }
 
@@ -306,18 +363,25 @@ impl SyncReadAhead {
 
 const SYNC_READ_AHEAD: usize = 32 * 1024;
 
-impl Read for SyncReadAhead {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+impl SyncReadAhead {
+    /// What was read ahead first, then `read` of the stream below, in
+    /// pieces of [`SYNC_READ_AHEAD`] (straight into `out` when it is that
+    /// large).
+    fn read_with(
+        &mut self,
+        out: &mut [u8],
+        read: impl FnOnce(&mut BoxSyncIo, &mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
         if self.pos == self.len {
             if out.len() >= SYNC_READ_AHEAD {
-                return self.inner.read(out);
+                return read(&mut self.inner, out);
             }
             if self.buf.len() < SYNC_READ_AHEAD {
                 self.buf.resize(SYNC_READ_AHEAD, 0);
             }
             self.pos = 0;
             self.len = 0;
-            self.len = self.inner.read(&mut self.buf)?;
+            self.len = read(&mut self.inner, &mut self.buf)?;
         }
         let n = (self.len - self.pos).min(out.len());
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
@@ -326,8 +390,20 @@ impl Read for SyncReadAhead {
     }
 }
 
+impl Read for SyncReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.read_with(out, |inner, buf| inner.read(buf))
+    }
+}
+
 impl SyncIo for SyncReadAhead {
     ask_inner!(blocking);
+    fn read_held(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.read_with(out, |inner, buf| inner.read_held(buf))
+    }
+    fn buffered(&mut self) -> bool {
+        self.pos < self.len || self.inner.buffered()
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
@@ -437,15 +513,32 @@ impl Io for Sniff<BoxIo> {
 
 impl SyncIo for Sniff<BoxSyncIo> {
     ask_inner!(blocking);
+    fn read_held(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(buf, |inner, buf| inner.read_held(buf))
+    }
+    fn buffered(&mut self) -> bool {
+        self.inner.buffered()
+    }
 }
 
-impl<S: Read> Read for Sniff<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+impl<S> Sniff<S> {
+    /// `read` of the stream below, noting the first bytes.
+    fn read_with(
+        &mut self,
+        buf: &mut [u8],
+        read: impl FnOnce(&mut S, &mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let n = read(&mut self.inner, buf)?;
         if self.len < SNIFF_LEN {
             self.note(&buf[..n]);
         }
         Ok(n)
+    }
+}
+
+impl<S: Read> Read for Sniff<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(buf, S::read)
     }
 }
 
