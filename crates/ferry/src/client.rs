@@ -12,7 +12,7 @@ use ferry_proto::select::{self, EnvProxies, ProxyMap};
 use ferry_proto::ProxyScheme;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use url::Url;
 
 use crate::auth::{AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
@@ -25,6 +25,7 @@ use crate::cookie::Jar;
 use crate::decode::{Decoder, ACCEPT_ENCODING};
 use crate::error::{BoxError, Error, Kind, ProxyResponse, TimeoutPhase};
 use crate::h1::{Failure, H1Body, H1Conn, Wait};
+use crate::h2::{Driver, InlineExec};
 use crate::pool::{Conn, Pool, Sender};
 use crate::proxy::config_error;
 use crate::redirect::{Act, Attempt, Policy};
@@ -755,7 +756,8 @@ impl Client {
             };
             return Ok(Conn::new(Sender::H1(Some(Box::new(h1))), est.info));
         }
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        let exec = InlineExec::default();
+        let (sender, conn) = hyper::client::conn::http2::Builder::new(exec.clone())
             .handshake(TokioIo::new(est.io))
             .await
             .map_err(|e| {
@@ -766,11 +768,7 @@ impl Client {
                     None => e,
                 }
             })?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("HTTP/2 connection ended: {e}");
-            }
-        });
+        tokio::spawn(Driver::new(conn, &exec));
         let conn = Conn::new(Sender::H2(sender), est.info);
         if let Some(shared) = conn.share() {
             self.inner.pool.checkin(key.clone(), shared);

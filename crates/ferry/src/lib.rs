@@ -85,6 +85,7 @@ pub mod cookie;
 mod decode;
 mod error;
 mod h1;
+mod h2;
 pub mod multipart;
 mod pool;
 mod proxy;
