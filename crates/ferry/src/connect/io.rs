@@ -267,9 +267,7 @@ impl<S> Prefixed<S> {
         }
         n
     }
-}
 
-impl<S> Prefixed<S> {
     /// The prefix first, then `read` of the stream below.
     fn read_with(
         &mut self,
@@ -596,6 +594,29 @@ mod tests {
         assert_eq!(p.read(&mut one).await.unwrap(), 2);
         assert_eq!(&one[..2], b"ef");
         assert_eq!(p.read(&mut one).await.unwrap(), 0);
+    }
+
+    #[test]
+    fn held_reads_give_what_layers_hold_before_the_socket() {
+        use std::io::Write as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (ours, _) = listener.accept().unwrap();
+        let ahead: BoxSyncIo = Box::new(SyncReadAhead::new(Box::new(ours), b"ahead "));
+        let mut io: BoxSyncIo = Box::new(Prefixed::new(b"prefix ".to_vec(), ahead));
+        let held = |io: &mut BoxSyncIo| {
+            let mut buf = [0u8; 64];
+            let n = io.read_held(&mut buf).unwrap();
+            buf[..n].to_vec()
+        };
+        assert!(io.buffered(), "the prefix");
+        assert_eq!(held(&mut io), b"prefix ");
+        assert!(io.buffered(), "read ahead");
+        assert_eq!(held(&mut io), b"ahead ");
+        assert!(!io.buffered(), "only the socket is left");
+        peer.write_all(b"socket").unwrap();
+        assert_eq!(held(&mut io), b"socket");
+        assert!(!io.buffered());
     }
 
     #[test]
