@@ -282,8 +282,11 @@ impl Transport {
                 };
                 let mut timer = stall.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit));
                 let mut moved = 0;
+                // Writes that keep moving are watched on a timer too.
+                let mut looked = (bytes.len() > COALESCE && !into.is_empty()).then(Instant::now);
                 let watch = poll_fn(|cx| {
-                    let step = poll_send(io, cx, bytes, &mut written, &mut flushed, into);
+                    let progress = (&mut written, &mut flushed);
+                    let step = poll_send(io, cx, bytes, progress, into, &mut looked);
                     if let (Poll::Pending, Some((sleep, limit))) = (&step, &mut timer) {
                         if written != moved {
                             moved = written;
@@ -478,21 +481,48 @@ fn set_timeout(io: &BoxSyncIo, current: &mut Option<Duration>, wait: Wait) -> io
 
 /// One poll of [`Transport::send`] on an async stream: writes on from
 /// `written`, then flushes; while a write or the flush waits, reads into
-/// `into` (unless it is empty) so that an early answer is seen.
+/// `into` (unless it is empty) so that an early answer is seen, and with
+/// `looked` (the last look) also every [`WATCH_SLICE`] while writes move.
 fn poll_send(
     io: &mut BoxIo,
     cx: &mut Context<'_>,
     bytes: &[u8],
-    written: &mut usize,
-    flushed: &mut bool,
+    (written, flushed): (&mut usize, &mut bool),
     into: &mut [u8],
+    looked: &mut Option<Instant>,
 ) -> Poll<io::Result<Sent>> {
     loop {
         let step = if *written < bytes.len() {
-            match Pin::new(&mut *io).poll_write(cx, &bytes[*written..]) {
+            // Watched, a piece at a time: one call could otherwise write
+            // it all (through TLS, as long as the socket takes it) with no
+            // look in between.
+            let end = match looked {
+                Some(_) => bytes.len().min(*written + COALESCE),
+                None => bytes.len(),
+            };
+            match Pin::new(&mut *io).poll_write(cx, &bytes[*written..end]) {
                 Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     *written += n;
+                    // (Only large writes have a timer: no clock read for
+                    // the others.)
+                    if let Some(at) = looked.as_mut() {
+                        let now = Instant::now();
+                        if now - *at >= WATCH_SLICE {
+                            *at = now;
+                            let mut buf = ReadBuf::new(&mut *into);
+                            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                                Poll::Ready(Ok(())) => {
+                                    return Poll::Ready(Ok(Sent::Answer {
+                                        written: *written,
+                                        read: buf.filled().len(),
+                                    }))
+                                }
+                                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                                Poll::Pending => {}
+                            }
+                        }
+                    }
                     continue;
                 }
                 other => other.map_ok(|_| ()),
