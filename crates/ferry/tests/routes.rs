@@ -212,6 +212,41 @@ async fn http2_inside_a_tunnel_and_shared_by_concurrent_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streamed_uploads_at_once_on_one_connection() {
+    // Each streamed body is sent by a future hyper hands the connection's
+    // one task (`h2::Driver`), beside the ones waiting for responses.
+    let origin = Origin::start().await;
+    let proxy = LabProxy::start().await;
+    let client = via(&proxy, &origin);
+    // The connection first: requests that start together before one is
+    // open each open their own.
+    let first = client.get(origin.https_url("/")).send().await.unwrap();
+    assert_eq!(first.version(), ferry::Version::HTTP_2);
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let c = client.clone();
+        let url = origin.https_url("/echo");
+        tasks.push(tokio::spawn(async move {
+            let chunks = (0..200).map(move |i| {
+                Ok::<_, std::io::Error>(bytes::Bytes::from(format!("{t}:{i}:{} ", "x".repeat(500))))
+            });
+            let body = ferry::Body::wrap_stream(futures_util::stream::iter(chunks));
+            let resp = c.post(url).body(body).send().await.unwrap();
+            assert_eq!(resp.version(), ferry::Version::HTTP_2);
+            (t, resp.text().await.unwrap())
+        }));
+    }
+    for task in tasks {
+        let (t, echoed) = task.await.unwrap();
+        let expected: String = (0..200)
+            .map(|i| format!("{t}:{i}:{} ", "x".repeat(500)))
+            .collect();
+        assert!(echoed.contains(&expected), "upload {t} arrived whole");
+    }
+    assert_eq!(proxy.tunnels(), 1, "one h2 connection carried every upload");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_proxy_and_origin() {
     let origin = Origin::builder().ipv6(true).start().await;
     let proxy = LabProxy::builder().ipv6(true).start().await;
