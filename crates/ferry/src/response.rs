@@ -55,14 +55,20 @@ pub(crate) struct Meta {
 /// [`text`](Response::text) or [`json`](Response::json), or streamed with
 /// [`chunk`](Response::chunk) or [`bytes_stream`](Response::bytes_stream).
 pub struct Response {
+    // Boxed, all of it in the one allocation the body needed anyway: a
+    // response is returned by value through every layer of the request
+    // path, and as a pointer it costs nothing to move (296 bytes, with
+    // only the body boxed, were copied about ten times a request).
+    inner: Box<Inner>,
+}
+
+struct Inner {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
     url: Url,
     meta: Meta,
-    // Boxed: a response is returned by value through every layer of the
-    // request path, and the body is most of its size.
-    body: Box<ResponseBody>,
+    body: ResponseBody,
     history: Vec<Url>,
     max_body_size: Option<usize>,
 }
@@ -75,43 +81,45 @@ impl Response {
         body: ResponseBody,
     ) -> Response {
         Response {
-            status: head.status,
-            version: head.version,
-            headers: head.headers,
-            url,
-            meta,
-            body: Box::new(body),
-            history: Vec::new(),
-            max_body_size: None,
+            inner: Box::new(Inner {
+                status: head.status,
+                version: head.version,
+                headers: head.headers,
+                url,
+                meta,
+                body,
+                history: Vec::new(),
+                max_body_size: None,
+            }),
         }
     }
 
     /// What the response keeps of the request that led to it: the
     /// redirects followed and the body size limit.
     pub(crate) fn for_request(mut self, req: &Request) -> Response {
-        self.history.clone_from(&req.history);
-        self.max_body_size = req.max_body_size;
+        self.inner.history.clone_from(&req.history);
+        self.inner.max_body_size = req.max_body_size;
         self
     }
 
     /// The status code.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.inner.status
     }
 
     /// The HTTP version of the response.
     pub fn version(&self) -> Version {
-        self.version
+        self.inner.version
     }
 
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.inner.headers
     }
 
     /// The URL this response came from (after redirects).
     pub fn url(&self) -> &Url {
-        &self.url
+        &self.inner.url
     }
 
     /// The URLs redirected from before reaching [`url`](Response::url),
@@ -126,53 +134,58 @@ impl Response {
     /// # Ok(()) }
     /// ```
     pub fn history(&self) -> &[Url] {
-        &self.history
+        &self.inner.history
     }
 
     /// The route the request took: direct, or through which proxy and how.
     pub fn route(&self) -> &Route {
-        &self.meta.route
+        &self.inner.meta.route
     }
 
     /// Whether the request went on a connection that an earlier request had
     /// already used.
     pub fn connection_reused(&self) -> bool {
-        self.meta.reused
+        self.inner.meta.reused
     }
 
     /// How long each phase took.
     pub fn timings(&self) -> Timings {
-        let c = &self.meta.conn;
-        let fresh = !self.meta.reused;
+        let c = &self.inner.meta.conn;
+        let fresh = !self.inner.meta.reused;
         Timings {
             dns: c.dns.filter(|_| fresh),
             connect: c.connect.filter(|_| fresh),
             proxy_tls: c.proxy_tls_time.filter(|_| fresh),
             tunnel: c.tunnel.filter(|_| fresh),
             tls: c.origin_tls_time.filter(|_| fresh),
-            first_byte: self.meta.first_byte,
+            first_byte: self.inner.meta.first_byte,
         }
     }
 
     /// The address of the first hop (the proxy, or the origin when direct).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.meta.conn.peer
+        self.inner.meta.conn.peer
     }
 
     /// The status the proxy answered to `CONNECT`, for tunnelled requests.
     pub fn tunnel_status(&self) -> Option<u16> {
-        self.meta.conn.tunnel_exchange.as_ref().map(|x| x.status())
+        self.inner
+            .meta
+            .conn
+            .tunnel_exchange
+            .as_ref()
+            .map(|x| x.status())
     }
 
     /// The `CONNECT` exchange that opened this response's tunnel (credentials
     /// shown as `***`), for tunnelled requests.
     pub fn tunnel_exchange(&self) -> Option<&TunnelExchange> {
-        self.meta.conn.tunnel_exchange.as_ref()
+        self.inner.meta.conn.tunnel_exchange.as_ref()
     }
 
     /// The ALPN protocol agreed with the origin (`"h2"`, `"http/1.1"`).
     pub fn alpn(&self) -> Option<String> {
-        let tls = self.meta.conn.origin_tls.as_ref()?;
+        let tls = self.inner.meta.conn.origin_tls.as_ref()?;
         tls.alpn
             .as_ref()
             .map(|a| String::from_utf8_lossy(a).into_owned())
@@ -180,17 +193,28 @@ impl Response {
 
     /// The TLS version negotiated with the origin (`"TLSv1_3"`...).
     pub fn tls_version(&self) -> Option<&'static str> {
-        self.meta.conn.origin_tls.as_ref().and_then(|t| t.version)
+        self.inner
+            .meta
+            .conn
+            .origin_tls
+            .as_ref()
+            .and_then(|t| t.version)
     }
 
     /// The TLS version negotiated with an `https://` proxy.
     pub fn proxy_tls_version(&self) -> Option<&'static str> {
-        self.meta.conn.proxy_tls.as_ref().and_then(|t| t.version)
+        self.inner
+            .meta
+            .conn
+            .proxy_tls
+            .as_ref()
+            .and_then(|t| t.version)
     }
 
     /// The `Content-Length`, when the response has one.
     pub fn content_length(&self) -> Option<u64> {
-        self.headers
+        self.inner
+            .headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
@@ -198,7 +222,11 @@ impl Response {
 
     /// The next chunk of the body, or `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        self.body.chunk().await.map_err(|e| e.with_url(&self.url))
+        self.inner
+            .body
+            .chunk()
+            .await
+            .map_err(|e| e.with_url(&self.inner.url))
     }
 
     /// A stream of the body's chunks as they arrive, for bodies too large
@@ -257,14 +285,14 @@ impl Response {
 
     /// An error when `len` bytes of body are over the size limit.
     fn check_size(&self, len: usize) -> Result<(), Error> {
-        match self.max_body_size {
+        match self.inner.max_body_size {
             Some(limit) if len > limit => Err(Error::new(
                 Kind::Body,
                 format!(
                     "the response body is larger than the limit of {limit} bytes (max_body_size)"
                 ),
             )
-            .with_url(&self.url)),
+            .with_url(&self.inner.url)),
             _ => Ok(()),
         }
     }
@@ -286,7 +314,7 @@ impl Response {
     /// Like [`text`](Response::text), with `default` as the charset when
     /// `Content-Type` names none (or one unknown).
     pub async fn text_with_charset(self, default: &str) -> Result<String, Error> {
-        let content_type = self.headers.get(http::header::CONTENT_TYPE).cloned();
+        let content_type = self.inner.headers.get(http::header::CONTENT_TYPE).cloned();
         let bytes = self.bytes().await?;
         Ok(decode_text(content_type.as_ref(), &bytes, default))
     }
@@ -304,7 +332,7 @@ impl Response {
     /// # Ok(()) }
     /// ```
     pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
-        let url = self.url.clone();
+        let url = self.inner.url.clone();
         let bytes = self.bytes().await?;
         parse_json(&bytes, &url)
     }
@@ -321,8 +349,12 @@ impl Response {
     /// # let _ = url; Ok(()) }
     /// ```
     pub fn into_http(mut self) -> http::Response<Body> {
-        let headers = std::mem::take(&mut self.headers);
-        let (status, version, url) = (self.status, self.version, self.url.clone());
+        let headers = std::mem::take(&mut self.inner.headers);
+        let (status, version, url) = (
+            self.inner.status,
+            self.inner.version,
+            self.inner.url.clone(),
+        );
         let mut out = http::Response::new(Body::wrap_stream(self.bytes_stream()));
         *out.status_mut() = status;
         *out.version_mut() = version;
@@ -341,12 +373,12 @@ impl Response {
     }
 
     fn status_error(&self) -> Option<Error> {
-        if self.status.is_client_error() || self.status.is_server_error() {
-            let msg = format!("HTTP status {}", self.status);
+        if self.inner.status.is_client_error() || self.inner.status.is_server_error() {
+            let msg = format!("HTTP status {}", self.inner.status);
             return Some(
                 Error::new(Kind::Status, msg)
-                    .with_status(self.status)
-                    .with_url(&self.url),
+                    .with_status(self.inner.status)
+                    .with_url(&self.inner.url),
             );
         }
         None
@@ -412,11 +444,11 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8], url: &Url) -> Result
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("url", &crate::error::redact_url(&self.url).as_str())
-            .field("status", &self.status)
-            .field("version", &self.version)
-            .field("route", &self.meta.route)
-            .field("reused", &self.meta.reused)
+            .field("url", &crate::error::redact_url(&self.inner.url).as_str())
+            .field("status", &self.inner.status)
+            .field("version", &self.inner.version)
+            .field("route", &self.inner.meta.route)
+            .field("reused", &self.inner.meta.reused)
             .finish()
     }
 }
