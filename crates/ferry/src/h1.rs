@@ -106,6 +106,15 @@ impl Wait {
         }
     }
 
+    /// The limit on a wait without progress, for a write that may take
+    /// longer as a whole: the read timeout, when no deadline bounds it.
+    pub(crate) fn stall(&self) -> Option<Duration> {
+        match self.deadline {
+            None => self.limit,
+            Some(_) => None,
+        }
+    }
+
     /// How long the next read or write may wait: the read timeout, or what
     /// is left before the deadline now.
     pub(crate) fn left(&self) -> Option<Duration> {
@@ -276,10 +285,7 @@ impl Transport {
                 // A read timeout limits a wait without progress: a large
                 // write that keeps moving may take longer than it (the
                 // deadline, if there is one, bounds the whole).
-                let stall = match wait.deadline {
-                    None if bytes.len() > COALESCE => wait.limit,
-                    _ => None,
-                };
+                let stall = wait.stall().filter(|_| bytes.len() > COALESCE);
                 let mut timer = stall.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit));
                 let mut moved = 0;
                 // Writes that keep moving are watched on a timer too.
@@ -377,7 +383,7 @@ fn send_blocking(
     // peer has answered.
     io.socket().set_write_timeout(Some(WATCH_SLICE))?;
     // The limit: the deadline, or (a read timeout) so long without progress.
-    let stall = wait.deadline.is_none().then_some(wait.limit).flatten();
+    let stall = wait.stall();
     let mut moved = Instant::now();
     let mut looked = moved;
     let mut written = 0;
