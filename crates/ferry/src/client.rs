@@ -24,7 +24,7 @@ use crate::connect::{with_timeout, Connector};
 use crate::cookie::Jar;
 use crate::decode::{Decoder, ACCEPT_ENCODING};
 use crate::error::{BoxError, Error, Kind, ProxyResponse, TimeoutPhase};
-use crate::h1::{Failure, H1Body, H1Conn, Wait};
+use crate::h1::{Deadline, Failure, H1Body, H1Conn, Wait};
 use crate::h2::{Driver, InlineExec};
 use crate::pool::{Conn, Pool, Sender};
 use crate::proxy::config_error;
@@ -312,11 +312,11 @@ impl Client {
             return self.follow(request, None).await;
         };
         let url = request.url.clone();
-        let deadline = Instant::now() + total;
+        let deadline = Deadline::after(total);
         // Raced against the deadline where it stands: handed to
         // `tokio::time::timeout`, the ~4 KB state machine would be copied.
         let mut run = std::pin::pin!(self.follow(request, Some(deadline)));
-        let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline.into()));
+        let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline.at.into()));
         std::future::poll_fn(|cx| {
             if let Poll::Ready(out) = run.as_mut().poll(cx) {
                 return Poll::Ready(out);
@@ -329,7 +329,11 @@ impl Client {
         .await
     }
 
-    async fn follow(&self, mut req: Request, deadline: Option<Instant>) -> Result<Response, Error> {
+    async fn follow(
+        &self,
+        mut req: Request,
+        deadline: Option<Deadline>,
+    ) -> Result<Response, Error> {
         loop {
             let spare = req.body.try_clone();
             let body = std::mem::take(&mut req.body);
@@ -414,7 +418,7 @@ impl Client {
         &self,
         req: &Request,
         body: Body,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
     ) -> Result<Response, Error> {
         let start = Instant::now();
         let url = &req.url;
@@ -936,11 +940,7 @@ pub(crate) struct Resolved {
 async fn drain_capped(source: &mut Source, read_timeout: Option<Duration>) -> (bytes::Bytes, bool) {
     const CAP: usize = 64 * 1024;
     const GIVE_UP: usize = 1024 * 1024;
-    let wait = Wait {
-        limit: Some(read_timeout.unwrap_or(Duration::from_secs(5))),
-        phase: TimeoutPhase::Read,
-        deadline: None,
-    };
+    let wait = Wait::new(Some(read_timeout.unwrap_or(Duration::from_secs(5))), None);
     let mut kept = Vec::new();
     let mut seen = 0usize;
     loop {

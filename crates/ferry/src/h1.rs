@@ -71,56 +71,74 @@ const DEADLINE_PIECE: usize = 16 * 1024;
 /// again on the way out.
 const DIRECT_READ: usize = 64 * 1024;
 
-/// How long one read or write may wait, and which limit that is.
+/// A request's total timeout: when it runs out, and how long it was.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Wait {
-    /// The limit when the wait was made (what an error reports).
-    pub(crate) limit: Option<Duration>,
-    pub(crate) phase: TimeoutPhase,
-    /// For [`TimeoutPhase::Total`]: the deadline itself, so that each of
-    /// several reads or writes waits only for what is left of it.
-    pub(crate) deadline: Option<Instant>,
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) total: Duration,
 }
 
-impl Wait {
-    /// The tighter of the read timeout and what is left before the deadline.
-    pub(crate) fn new(read_timeout: Option<Duration>, deadline: Option<Instant>) -> Wait {
-        let read = Wait {
-            limit: read_timeout,
-            phase: TimeoutPhase::Read,
-            deadline: None,
-        };
-        match deadline {
-            None => read,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                match read_timeout {
-                    Some(r) if r < left => read,
-                    _ => Wait {
-                        limit: Some(left),
-                        phase: TimeoutPhase::Total,
-                        deadline: Some(d),
-                    },
-                }
-            }
+impl Deadline {
+    /// The deadline `total` from now.
+    pub(crate) fn after(total: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + total,
+            total,
         }
+    }
+}
+
+/// How long reads and writes may wait: the read timeout bounds each wait
+/// without progress, the deadline all of them together. Both hold at once,
+/// so that a peer reading slowly but steadily cannot stretch a request past
+/// its deadline, nor a long request's wait past the read timeout.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait {
+    pub(crate) read: Option<Duration>,
+    pub(crate) deadline: Option<Deadline>,
+}
+
+/// How close to the deadline a wait must end to count as the total timeout
+/// running out, not the read timeout: socket timeouts count in the
+/// kernel's ticks (4 ms at 250 Hz), and may end up to one tick early.
+const DEADLINE_SLACK: Duration = Duration::from_millis(10);
+
+impl Wait {
+    pub(crate) fn new(read: Option<Duration>, deadline: Option<Deadline>) -> Wait {
+        Wait { read, deadline }
     }
 
     /// The limit on a wait without progress, for a write that may take
-    /// longer as a whole: the read timeout, when no deadline bounds it.
+    /// longer as a whole: the read timeout.
     pub(crate) fn stall(&self) -> Option<Duration> {
-        match self.deadline {
-            None => self.limit,
-            Some(_) => None,
+        self.read
+    }
+
+    /// How long the next read or write may wait: the tighter of the read
+    /// timeout and what is left before the deadline now.
+    pub(crate) fn left(&self) -> Option<Duration> {
+        let left = self
+            .deadline
+            .map(|d| d.at.saturating_duration_since(Instant::now()));
+        match (self.read, left) {
+            (Some(r), Some(l)) => Some(r.min(l)),
+            (r, l) => r.or(l),
         }
     }
 
-    /// How long the next read or write may wait: the read timeout, or what
-    /// is left before the deadline now.
-    pub(crate) fn left(&self) -> Option<Duration> {
+    /// Whether the deadline has passed at `now`.
+    pub(crate) fn passed(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d.at)
+    }
+
+    /// Which limit a wait that timed out ran into, and how long it was; none
+    /// when there was no limit (the timeout was not ferry's).
+    pub(crate) fn expired(&self) -> Option<(TimeoutPhase, Duration)> {
+        let total = self.deadline.map(|d| (TimeoutPhase::Total, d.total));
+        let read = self.read.map(|r| (TimeoutPhase::Read, r));
         match self.deadline {
-            Some(d) => Some(d.saturating_duration_since(Instant::now())),
-            None => self.limit,
+            Some(d) if Instant::now() + DEADLINE_SLACK >= d.at => total,
+            _ => read.or(total),
         }
     }
 }
@@ -284,7 +302,7 @@ impl Transport {
                 let mut flushed = false;
                 // A read timeout limits a wait without progress: a large
                 // write that keeps moving may take longer than it (the
-                // deadline, if there is one, bounds the whole).
+                // deadline, if there is one, still bounds the whole).
                 let stall = wait.stall().filter(|_| bytes.len() > COALESCE);
                 let mut timer = stall.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit));
                 let mut moved = 0;
@@ -305,7 +323,8 @@ impl Transport {
                     step
                 });
                 if stall.is_some() {
-                    watch.await
+                    // The timer bounds each wait; only the deadline, all.
+                    within(Wait::new(None, wait.deadline), watch).await
                 } else {
                     within(wait, watch).await
                 }
@@ -382,7 +401,8 @@ fn send_blocking(
     // Writes wait a slice at a time; between slices, a look at whether the
     // peer has answered.
     io.socket().set_write_timeout(Some(WATCH_SLICE))?;
-    // The limit: the deadline, or (a read timeout) so long without progress.
+    // The limits: the deadline, and (a read timeout) so long without
+    // progress.
     let stall = wait.stall();
     let mut moved = Instant::now();
     let mut looked = moved;
@@ -396,7 +416,7 @@ fn send_blocking(
             Ok(n) => {
                 written += n;
                 moved = Instant::now();
-                if written < bytes.len() && wait.deadline.is_some_and(|d| moved >= d) {
+                if written < bytes.len() && wait.passed(moved) {
                     break Err(io::ErrorKind::TimedOut.into());
                 }
                 false
@@ -433,10 +453,7 @@ fn send_blocking(
                 }
             }
         }
-        if stalled
-            && (wait.deadline.is_some_and(|d| now >= d)
-                || stall.is_some_and(|limit| now - moved >= limit))
-        {
+        if stalled && (wait.passed(now) || stall.is_some_and(|limit| now - moved >= limit)) {
             break Err(io::ErrorKind::TimedOut.into());
         }
     };
@@ -559,11 +576,23 @@ fn poll_send(
 
 /// `op`, failing with `TimedOut` once `wait`'s limit has passed.
 async fn within<T>(wait: Wait, op: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    bounded(wait, op)
+        .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+}
+
+/// `op`, or which of `wait`'s limits ran out first, and how long it was.
+pub(crate) async fn bounded<F: Future>(
+    wait: Wait,
+    op: F,
+) -> Result<F::Output, (TimeoutPhase, Duration)> {
     match wait.left() {
-        None => op.await,
-        Some(limit) => tokio::time::timeout(limit, op)
-            .await
-            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+        None => Ok(op.await),
+        Some(limit) => match tokio::time::timeout(limit, op).await {
+            Ok(done) => Ok(done),
+            // (A limit was set, so one of them ran out.)
+            Err(_) => Err(wait.expired().unwrap_or((TimeoutPhase::Read, limit))),
+        },
     }
 }
 
@@ -625,9 +654,9 @@ impl H1Conn {
 
     fn io_failure(&mut self, error: io::Error, wait: Wait, answered: bool) -> Failure {
         self.open = false;
-        match (error.kind(), wait.limit) {
-            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(d)) => {
-                Failure::Timeout(wait.phase, d)
+        match (error.kind(), wait.expired()) {
+            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some((phase, d))) => {
+                Failure::Timeout(phase, d)
             }
             _ => Failure::Io { error, answered },
         }

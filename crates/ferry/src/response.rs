@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -15,10 +15,10 @@ use url::Url;
 
 use crate::body::Body;
 use crate::connect::tunnel::TunnelExchange;
-use crate::connect::{with_timeout, ConnInfo};
+use crate::connect::ConnInfo;
 use crate::decode::Decoder;
 use crate::error::{Error, Kind};
-use crate::h1::{Failure, H1Body, Wait};
+use crate::h1::{bounded, Deadline, Failure, H1Body, Wait};
 use crate::pool::{Conn, Pool, Sender};
 use crate::request::Request;
 use crate::route::{PoolKey, Route};
@@ -477,11 +477,14 @@ impl Source {
     }
 
     /// The next piece of the body (trailers are skipped), waiting at most
-    /// `wait.limit` for each read.
+    /// what `wait` allows for each read.
     pub(crate) async fn data(&mut self, wait: Wait) -> Result<Option<Bytes>, Error> {
         match self {
             Source::H2(incoming) => loop {
-                match with_timeout(wait.limit, wait.phase, incoming.frame()).await? {
+                let frame = bounded(wait, incoming.frame())
+                    .await
+                    .map_err(|(phase, d)| Error::timeout(phase, d))?;
+                match frame {
                     None => return Ok(None),
                     Some(Err(e)) => {
                         return Err(Error::new(
@@ -519,7 +522,7 @@ pub(crate) struct ResponseBody {
     source: Source,
     give_back: Option<GiveBack>,
     read_timeout: Option<Duration>,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     // Boxed: a decoder is 240 bytes, and the response moves through every
     // layer of the request path by value.
     decoder: Option<Box<Decoder>>,
@@ -530,7 +533,7 @@ impl ResponseBody {
         source: Source,
         give_back: Option<GiveBack>,
         read_timeout: Option<Duration>,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         decoder: Option<Box<Decoder>>,
     ) -> ResponseBody {
         let mut body = ResponseBody {

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry::{Kind, Method, Proxy, RouteKind, StatusCode, Version};
+use ferry::{Kind, Method, Proxy, RouteKind, StatusCode, TimeoutPhase, Version};
 use ferry_lab::{pattern_bytes, Origin};
 use tokio::runtime::Runtime;
 
@@ -738,6 +738,27 @@ fn a_slow_steady_reader_does_not_stretch_an_upload_past_the_total_timeout() {
     }
 }
 
+/// A server for one upload of `len` bytes that reads `piece` bytes at a
+/// time with a pause after each, then answers 200 "ok".
+fn steady_reader(len: usize, piece: usize, pause: Duration) -> SocketAddr {
+    serve_one(move |mut stream| {
+        if !read_head_only(&mut stream) {
+            return;
+        }
+        let mut left = len;
+        let mut buf = vec![0u8; piece];
+        while left > 0 {
+            let want = left.min(buf.len());
+            match stream.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left -= n,
+            }
+            thread::sleep(pause);
+        }
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    })
+}
+
 #[test]
 fn a_steady_upload_may_take_longer_than_the_read_timeout() {
     // The read timeout limits a wait without progress, not a whole write:
@@ -751,28 +772,51 @@ fn a_steady_upload_may_take_longer_than_the_read_timeout() {
         ..Settings::default()
     }) {
         let name = client.name();
-        let addr = serve_one(|mut stream| {
-            if !read_head_only(&mut stream) {
-                return;
-            }
-            let mut left = LEN;
-            let mut piece = vec![0u8; 256 * 1024];
-            while left > 0 {
-                let want = left.min(piece.len());
-                match stream.read(&mut piece[..want]) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => left -= n,
-                }
-                thread::sleep(Duration::from_millis(4));
-            }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-        });
+        let addr = steady_reader(LEN, 256 * 1024, Duration::from_millis(4));
         let url = format!("http://{addr}/upload");
         let got = client
             .send(Method::POST, &url, Some(vec![b'x'; LEN].into()), None)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(got.status, StatusCode::OK, "{name}");
         assert_eq!(got.text(), "ok", "{name}");
+    }
+}
+
+#[test]
+fn a_steady_upload_still_ends_at_the_total_timeout() {
+    // Both limits hold at once: no wait of this upload comes near the
+    // 500 ms read timeout (the server reads 64 KiB every 4 ms, so the whole
+    // takes about 4 s), and the 1.5 s total timeout still ends it.
+    const LEN: usize = 64 * 1024 * 1024;
+    for client in Client::both(Settings {
+        read_timeout: Some(Duration::from_millis(500)),
+        ..Settings::default()
+    }) {
+        let name = client.name();
+        let addr = steady_reader(LEN, 64 * 1024, Duration::from_millis(4));
+        let url = format!("http://{addr}/upload");
+        let started = std::time::Instant::now();
+        let result = client.send(
+            Method::POST,
+            &url,
+            Some(vec![b'x'; LEN].into()),
+            Some(Duration::from_millis(1500)),
+        );
+        let took = started.elapsed();
+        let err = match result {
+            Err(e) => e,
+            Ok(got) => panic!("{name}: answered ({}) after {took:?}", got.status),
+        };
+        assert_eq!(
+            err.timeout_phase(),
+            Some(TimeoutPhase::Total),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains("1.5"), "{name}: {err}");
+        assert!(
+            took < Duration::from_secs(3),
+            "{name}: ended after {took:?}"
+        );
     }
 }
 
