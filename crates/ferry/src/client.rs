@@ -26,6 +26,7 @@ use crate::decode::{Decoder, ACCEPT_ENCODING};
 use crate::error::{BoxError, Error, Kind, ProxyResponse, TimeoutPhase};
 use crate::h1::{Deadline, Failure, H1Body, H1Conn, Wait};
 use crate::h2::{Driver, InlineExec};
+use crate::head::ResponseHead;
 use crate::pool::{Conn, Pool, Sender};
 use crate::proxy::config_error;
 use crate::redirect::{Act, Attempt, Policy};
@@ -521,7 +522,7 @@ impl Client {
                 proxy_auth,
                 authorization: origin_auth.as_ref().and_then(AuthSession::header),
             };
-            let resp = match &mut conn.sender {
+            let (head, mut source) = match &mut conn.sender {
                 Sender::H1(slot) => {
                     let Some(mut h1) = slot.take() else {
                         continue;
@@ -531,8 +532,8 @@ impl Client {
                     let wait = Wait::new(self.inner.read_timeout, deadline);
                     match h1.send(head, &req.method, this_body, wait).await {
                         Ok(head) => {
-                            let (parts, body) = H1Body::split(h1, head);
-                            http::Response::from_parts(parts, Source::H1(body))
+                            let (head, body) = H1Body::split(h1, head);
+                            (head, Source::H1(body))
                         }
                         Err(failure) => {
                             if reused
@@ -562,7 +563,10 @@ impl Client {
                     .await
                     .map_err(|e| e.with_url(url))?;
                     match sent {
-                        Ok(resp) => resp.map(Source::H2),
+                        Ok(resp) => {
+                            let (parts, body) = resp.into_parts();
+                            (ResponseHead::from(parts), Source::H2(body))
+                        }
                         Err(mut failed) => {
                             let unsent = failed.take_message();
                             let error = failed.into_error();
@@ -585,15 +589,14 @@ impl Client {
             // carries the proxy's Via (RFC 9110 requires it); a 401 without
             // one, answering proxy credentials, is the proxy's own refusal.
             if let (StatusCode::UNAUTHORIZED, Some(proxy), true) =
-                (resp.status(), forward_to, sent_proxy_credentials)
+                (head.status, forward_to, sent_proxy_credentials)
             {
-                if !resp.headers().contains_key(header::VIA) {
-                    let (parts, mut source) = resp.into_parts();
+                if !head.headers.contains(&header::VIA) {
                     let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
                     let response = ProxyResponse {
-                        status: parts.status,
-                        reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
-                        headers: parts.headers,
+                        status: head.status,
+                        reason: head.status.canonical_reason().unwrap_or("").to_owned(),
+                        headers: head.headers.into_map(),
                         body,
                         truncated: !complete,
                     };
@@ -603,14 +606,16 @@ impl Client {
                 }
             }
             if let Some(jar) = &self.inner.cookies {
-                if resp.status() != StatusCode::PROXY_AUTHENTICATION_REQUIRED {
-                    jar.store_response(resp.headers(), url);
+                // (The map of all fields is made only when there is one.)
+                if head.status != StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                    && head.headers.contains(&header::SET_COOKIE)
+                {
+                    jar.store_response(head.headers.map(), url);
                 }
             }
-            if let (StatusCode::UNAUTHORIZED, Some(session)) = (resp.status(), origin_auth.as_mut())
-            {
+            if let (StatusCode::UNAUTHORIZED, Some(session)) = (head.status, origin_auth.as_mut()) {
                 let challenges = ferry_proto::auth::parse_all(
-                    resp.headers()
+                    (head.headers.map())
                         .get_all(header::WWW_AUTHENTICATE)
                         .iter()
                         .map(|v| v.as_bytes()),
@@ -621,7 +626,6 @@ impl Client {
                     .answer(&challenges, req.method.as_str(), auth_uri)
                     .is_ok()
                 {
-                    let (_, mut source) = resp.into_parts();
                     let (_, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
                     source.restore(&mut conn);
                     kept = self.keep_for_next_round(conn, complete).await;
@@ -631,15 +635,14 @@ impl Client {
                     continue;
                 }
             }
-            if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            if head.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
                 if let Some(proxy) = forward_to {
-                    let (parts, mut source) = resp.into_parts();
                     let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
                     source.restore(&mut conn);
                     let response = ProxyResponse {
-                        status: parts.status,
-                        reason: parts.status.canonical_reason().unwrap_or("").to_owned(),
-                        headers: parts.headers,
+                        status: head.status,
+                        reason: head.status.canonical_reason().unwrap_or("").to_owned(),
+                        headers: head.headers.into_map(),
                         body,
                         truncated: !complete,
                     };
@@ -678,8 +681,8 @@ impl Client {
                 conn: conn.info.clone(),
                 first_byte: start.elapsed(),
             };
-            let (mut parts, source) = resp.into_parts();
-            let decoder = self.decoder_for(req, &mut parts);
+            let mut head = head;
+            let decoder = self.decoder_for(req, &mut head);
             let give_back = match conn.sender {
                 Sender::H1(_) => Some(GiveBack {
                     pool: self.inner.pool.clone(),
@@ -695,29 +698,26 @@ impl Client {
                 deadline,
                 decoder,
             );
-            return Ok(Response::new(parts, url.clone(), meta, body));
+            return Ok(Response::new(head, url.clone(), meta, body));
         }
     }
 
     /// A decoder for the response's `Content-Encoding`, when ferry asked for
     /// compression itself (a hand-set `Accept-Encoding` means the caller
     /// wants the bytes as sent). The headers then describe the decoded body.
-    fn decoder_for(
-        &self,
-        req: &Request,
-        parts: &mut http::response::Parts,
-    ) -> Option<Box<Decoder>> {
+    fn decoder_for(&self, req: &Request, head: &mut ResponseHead) -> Option<Box<Decoder>> {
         if !self.inner.decompress
             || req.method == Method::HEAD
             || req.headers.contains_key(header::ACCEPT_ENCODING)
-            || parts.status == StatusCode::NO_CONTENT
-            || parts.status == StatusCode::NOT_MODIFIED
+            || head.status == StatusCode::NO_CONTENT
+            || head.status == StatusCode::NOT_MODIFIED
         {
             return None;
         }
-        let decoder = Decoder::for_encoding(parts.headers.get(header::CONTENT_ENCODING)?)?;
-        parts.headers.remove(header::CONTENT_ENCODING);
-        parts.headers.remove(header::CONTENT_LENGTH);
+        let decoder = Decoder::for_encoding(head.headers.first(&header::CONTENT_ENCODING)?)?;
+        let headers = head.headers.map_mut();
+        headers.remove(header::CONTENT_ENCODING);
+        headers.remove(header::CONTENT_LENGTH);
         Some(Box::new(decoder))
     }
 

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use ferry_proto::h1::{self as codec, BodyDecoder, Framing};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Version};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -48,6 +48,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use crate::body::Body;
 use crate::connect::io::{BoxIo, BoxSyncIo};
 use crate::error::{BoxError, TimeoutPhase};
+use crate::head::{Fields, ResponseHead, Span};
 
 /// The read buffer's size; it grows (up to [`MAX_HEAD`]) only for a head
 /// that does not fit.
@@ -215,7 +216,7 @@ impl RequestHead {
 
 /// The head of a response, and how its body is framed.
 pub(crate) struct Head {
-    pub(crate) parts: http::response::Parts,
+    pub(crate) head: ResponseHead,
     framing: Framing,
     keep_alive: bool,
     /// What arrived after the head (the start of the body).
@@ -966,34 +967,40 @@ impl H1Conn {
                 .map(|h| (h.name.as_bytes(), h.value)),
         )
         .map_err(|e| Failure::Protocol(e.to_string()))?;
+        // Where each field is; the map is made of them only if asked for
+        // (see `head`).
+        let mut spans = Vec::with_capacity(response.headers.len());
+        for field in response.headers.iter() {
+            let name = field.name.as_bytes();
+            let span = Span::of(input, name, field.value).ok_or_else(|| {
+                let shown = &name[..name.len().min(64)];
+                Failure::Protocol(format!(
+                    "header name too long ({} bytes), starting {:?}",
+                    name.len(),
+                    shown.escape_ascii().to_string()
+                ))
+            })?;
+            spans.push(span);
+        }
         // One copy of all that arrived: header values are slices of it,
         // and so is the start of the body (all of a short one).
-        let head = Bytes::copy_from_slice(input);
-        let base = input.as_ptr() as usize;
-        let mut headers = HeaderMap::with_capacity(response.headers.len());
-        for field in response.headers.iter() {
-            let name = HeaderName::from_bytes(field.name.as_bytes())
-                .map_err(|_| Failure::Protocol(format!("invalid header name {:?}", field.name)))?;
-            let at = field.value.as_ptr() as usize - base;
-            let value = HeaderValue::from_maybe_shared(head.slice(at..at + field.value.len()))
-                .map_err(|_| Failure::Protocol(format!("invalid value for header {name}")))?;
-            headers.append(name, value);
-        }
-        let (mut parts, ()) = http::Response::new(()).into_parts();
-        parts.status = status;
-        parts.version = if minor == 0 {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
+        let bytes = Bytes::copy_from_slice(input);
+        let head = ResponseHead {
+            status,
+            version: if minor == 0 {
+                Version::HTTP_10
+            } else {
+                Version::HTTP_11
+            },
+            headers: Fields::received(bytes.clone(), spans),
         };
-        parts.headers = headers;
         self.start = 0;
         self.end = 0;
         Ok(Parsed::Final(Head {
-            parts,
+            head,
             framing,
             keep_alive,
-            rest: head.slice(len..),
+            rest: bytes.slice(len..),
         }))
     }
 }
@@ -1018,7 +1025,7 @@ pub(crate) struct H1Body {
 
 impl H1Body {
     /// The response's head, and its body read from `conn`.
-    pub(crate) fn split(conn: Box<H1Conn>, head: Head) -> (http::response::Parts, H1Body) {
+    pub(crate) fn split(conn: Box<H1Conn>, head: Head) -> (ResponseHead, H1Body) {
         // A response without a body (or with an empty one) starts done.
         let body = H1Body {
             conn: Some(conn),
@@ -1026,7 +1033,7 @@ impl H1Body {
             keep_alive: head.keep_alive,
             pending: head.rest,
         };
-        (head.parts, body)
+        (head.head, body)
     }
 
     pub(crate) fn is_end(&self) -> bool {

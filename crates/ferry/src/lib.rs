@@ -86,6 +86,7 @@ mod decode;
 mod error;
 mod h1;
 mod h2;
+mod head;
 pub mod multipart;
 mod pool;
 mod proxy;

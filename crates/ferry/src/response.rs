@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use http::{HeaderMap, HeaderValue, StatusCode, Version};
+use http::{HeaderMap, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
@@ -19,6 +19,7 @@ use crate::connect::ConnInfo;
 use crate::decode::Decoder;
 use crate::error::{Error, Kind};
 use crate::h1::{bounded, Deadline, Failure, H1Body, Wait};
+use crate::head::{Fields, ResponseHead};
 use crate::pool::{Conn, Pool, Sender};
 use crate::request::Request;
 use crate::route::{PoolKey, Route};
@@ -65,7 +66,7 @@ pub struct Response {
 struct Inner {
     status: StatusCode,
     version: Version,
-    headers: HeaderMap,
+    headers: Fields,
     url: Url,
     meta: Meta,
     body: ResponseBody,
@@ -74,12 +75,7 @@ struct Inner {
 }
 
 impl Response {
-    pub(crate) fn new(
-        head: http::response::Parts,
-        url: Url,
-        meta: Meta,
-        body: ResponseBody,
-    ) -> Response {
+    pub(crate) fn new(head: ResponseHead, url: Url, meta: Meta, body: ResponseBody) -> Response {
         Response {
             inner: Box::new(Inner {
                 status: head.status,
@@ -114,7 +110,13 @@ impl Response {
 
     /// The response headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.inner.headers
+        self.inner.headers.map()
+    }
+
+    /// The first value of a header field, without making the map of them
+    /// all (see [`crate::head`]).
+    pub(crate) fn field(&self, name: &http::HeaderName) -> Option<&[u8]> {
+        self.inner.headers.first(name)
     }
 
     /// The URL this response came from (after redirects).
@@ -213,10 +215,8 @@ impl Response {
 
     /// The `Content-Length`, when the response has one.
     pub fn content_length(&self) -> Option<u64> {
-        self.inner
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
+        self.field(&http::header::CONTENT_LENGTH)
+            .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.parse().ok())
     }
 
@@ -314,9 +314,9 @@ impl Response {
     /// Like [`text`](Response::text), with `default` as the charset when
     /// `Content-Type` names none (or one unknown).
     pub async fn text_with_charset(self, default: &str) -> Result<String, Error> {
-        let content_type = self.inner.headers.get(http::header::CONTENT_TYPE).cloned();
+        let content_type = (self.field(&http::header::CONTENT_TYPE)).map(<[u8]>::to_vec);
         let bytes = self.bytes().await?;
-        Ok(decode_text(content_type.as_ref(), &bytes, default))
+        Ok(decode_text(content_type.as_deref(), &bytes, default))
     }
 
     /// The body parsed as JSON into `T`; an error of kind [`Kind::Decode`]
@@ -349,7 +349,7 @@ impl Response {
     /// # let _ = url; Ok(()) }
     /// ```
     pub fn into_http(mut self) -> http::Response<Body> {
-        let headers = std::mem::take(&mut self.inner.headers);
+        let headers = std::mem::take(&mut self.inner.headers).into_map();
         let (status, version, url) = (
             self.inner.status,
             self.inner.version,
@@ -401,13 +401,9 @@ impl From<Response> for http::Response<Body> {
 
 /// `bytes` decoded with the charset named in `content_type`, else
 /// `default`, else UTF-8.
-pub(crate) fn decode_text(
-    content_type: Option<&HeaderValue>,
-    bytes: &[u8],
-    default: &str,
-) -> String {
+pub(crate) fn decode_text(content_type: Option<&[u8]>, bytes: &[u8], default: &str) -> String {
     let named = content_type
-        .and_then(|v| v.to_str().ok())
+        .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(charset_param)
         .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
     let encoding = named
@@ -613,8 +609,8 @@ mod tests {
             Some("utf-8")
         );
         assert_eq!(charset_param("text/html"), None);
-        let latin1 = HeaderValue::from_static("text/plain; charset=iso-8859-1");
-        assert_eq!(decode_text(Some(&latin1), b"caf\xe9", "utf-8"), "caf\u{e9}");
+        let latin1 = b"text/plain; charset=iso-8859-1";
+        assert_eq!(decode_text(Some(latin1), b"caf\xe9", "utf-8"), "caf\u{e9}");
         assert_eq!(
             decode_text(None, "caf\u{e9}".as_bytes(), "utf-8"),
             "caf\u{e9}"

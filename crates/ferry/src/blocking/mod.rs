@@ -456,10 +456,10 @@ impl Response {
     /// Like [`text`](Response::text), with `default` as the charset when
     /// `Content-Type` names none.
     pub fn text_with_charset(self, default: &str) -> Result<String, Error> {
-        let content_type = self.headers().get(http::header::CONTENT_TYPE).cloned();
+        let content_type = (self.inner.field(&http::header::CONTENT_TYPE)).map(<[u8]>::to_vec);
         let bytes = self.bytes()?;
         Ok(crate::response::decode_text(
-            content_type.as_ref(),
+            content_type.as_deref(),
             &bytes,
             default,
         ))

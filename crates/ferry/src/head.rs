@@ -1,0 +1,260 @@
+//! A response's head as ferry passes it around: status, version, and the
+//! header fields, made into a [`HeaderMap`] only when something asks for one.
+//!
+//! Over HTTP/1.1, building the map (a name lookup, a value check and a hash
+//! insert per field, and three allocations) was about a quarter of the
+//! instructions of a whole keep-alive request, and most callers read only
+//! the status and the body. The fields stay as received, in the one copy of
+//! the head the body starts in; ferry's own checks on every response
+//! (`Content-Encoding`, `Set-Cookie`) look at them there. HTTP/2 responses
+//! come from hyper with their map built.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{StatusCode, Version};
+
+/// A response's status line and header fields.
+pub(crate) struct ResponseHead {
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: Fields,
+}
+
+impl From<http::response::Parts> for ResponseHead {
+    fn from(parts: http::response::Parts) -> ResponseHead {
+        ResponseHead {
+            status: parts.status,
+            version: parts.version,
+            headers: Fields::from(parts.headers),
+        }
+    }
+}
+
+/// Header fields, as a [`HeaderMap`] or as received until one is asked for.
+pub(crate) enum Fields {
+    Map(HeaderMap),
+    /// As received; `map` is made of `raw` on first use. (Boxed: it is
+    /// seldom made, and the fields move by value through the request path.)
+    Received {
+        raw: Raw,
+        map: OnceLock<Box<HeaderMap>>,
+    },
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields::Map(HeaderMap::new())
+    }
+}
+
+/// Header fields where they were received.
+pub(crate) struct Raw {
+    /// The head's bytes (and perhaps more): the values become slices of it.
+    bytes: Bytes,
+    spans: Vec<Span>,
+}
+
+/// Where one field's name and value are in [`Raw::bytes`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+/// The longest header name a [`HeaderName`] takes.
+pub(crate) const MAX_NAME: usize = (1 << 16) - 1;
+
+impl Span {
+    /// The span of `name` and `value`, both slices of `within`; `None` if
+    /// they are not, or the name is longer than [`MAX_NAME`].
+    pub(crate) fn of(within: &[u8], name: &[u8], value: &[u8]) -> Option<Span> {
+        let at = |part: &[u8]| -> Option<(u32, u32)> {
+            if part.is_empty() {
+                // (An empty slice may point anywhere.)
+                return Some((0, 0));
+            }
+            let start = (part.as_ptr() as usize).checked_sub(within.as_ptr() as usize)?;
+            let end = start + part.len();
+            (end <= within.len()).then_some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+        };
+        if name.is_empty() || name.len() > MAX_NAME {
+            return None;
+        }
+        Some(Span {
+            name: at(name)?,
+            value: at(value)?,
+        })
+    }
+}
+
+impl Raw {
+    fn name(&self, span: &Span) -> &[u8] {
+        &self.bytes[span.name.0 as usize..span.name.1 as usize]
+    }
+
+    fn value(&self, span: &Span) -> &[u8] {
+        &self.bytes[span.value.0 as usize..span.value.1 as usize]
+    }
+
+    fn build(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.spans.len());
+        for span in &self.spans {
+            // The parser accepted exactly what these accept (tokens for
+            // names, no control bytes but tab in values), and
+            // `Span::of` the names' length: neither fails.
+            let name = HeaderName::from_bytes(self.name(span));
+            let (start, end) = (span.value.0 as usize, span.value.1 as usize);
+            let value = HeaderValue::from_maybe_shared(self.bytes.slice(start..end));
+            if let (Ok(name), Ok(value)) = (name, value) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+}
+
+impl From<HeaderMap> for Fields {
+    fn from(map: HeaderMap) -> Fields {
+        Fields::Map(map)
+    }
+}
+
+impl Fields {
+    /// Fields as received: `spans` of `bytes`.
+    pub(crate) fn received(bytes: Bytes, spans: Vec<Span>) -> Fields {
+        Fields::Received {
+            raw: Raw { bytes, spans },
+            map: OnceLock::new(),
+        }
+    }
+
+    /// The fields as a map, made on first use.
+    pub(crate) fn map(&self) -> &HeaderMap {
+        match self {
+            Fields::Map(map) => map,
+            Fields::Received { raw, map } => map.get_or_init(|| Box::new(raw.build())),
+        }
+    }
+
+    /// The fields as a map to change.
+    pub(crate) fn map_mut(&mut self) -> &mut HeaderMap {
+        if let Fields::Received { raw, map } = self {
+            let made = map.take().map_or_else(|| raw.build(), |map| *map);
+            *self = Fields::Map(made);
+        }
+        match self {
+            Fields::Map(map) => map,
+            Fields::Received { .. } => unreachable!("made a map just now"),
+        }
+    }
+
+    /// The fields as a map of their own.
+    pub(crate) fn into_map(mut self) -> HeaderMap {
+        std::mem::take(self.map_mut())
+    }
+
+    /// The first value of `name`, without making the map.
+    pub(crate) fn first(&self, name: &HeaderName) -> Option<&[u8]> {
+        match self {
+            Fields::Map(map) => map.get(name).map(HeaderValue::as_bytes),
+            Fields::Received { raw, .. } => {
+                let want = name.as_str().as_bytes();
+                (raw.spans.iter())
+                    .find(|s| raw.name(s).eq_ignore_ascii_case(want))
+                    .map(|s| raw.value(s))
+            }
+        }
+    }
+
+    /// Whether there is a field `name`, without making the map.
+    pub(crate) fn contains(&self, name: &HeaderName) -> bool {
+        self.first(name).is_some()
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.map().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header;
+
+    fn received(head: &'static [u8]) -> Fields {
+        let bytes = Bytes::from_static(head);
+        let mut fields = [httparse::EMPTY_HEADER; 16];
+        let mut response = httparse::Response::new(&mut fields);
+        response.parse(&bytes).unwrap();
+        let spans = (response.headers.iter())
+            .map(|h| Span::of(&bytes, h.name.as_bytes(), h.value).unwrap())
+            .collect();
+        Fields::received(bytes.clone(), spans)
+    }
+
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Empty:\r\nContent-Length: 2\r\n\r\nok";
+
+    #[test]
+    fn the_map_has_every_field_in_order() {
+        let fields = received(HEAD);
+        let map = fields.map();
+        assert_eq!(map.len(), 5);
+        let cookies: Vec<_> = map.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(map[header::CONTENT_TYPE], "text/plain");
+        assert_eq!(map["x-empty"], "");
+    }
+
+    #[test]
+    fn lookups_before_and_after_the_map_agree() {
+        let fields = received(HEAD);
+        let probe = |f: &Fields| {
+            (
+                f.first(&header::CONTENT_LENGTH).map(<[u8]>::to_vec),
+                f.first(&header::SET_COOKIE).map(<[u8]>::to_vec),
+                f.contains(&header::CONTENT_ENCODING),
+                f.contains(&HeaderName::from_static("x-empty")),
+            )
+        };
+        let before = probe(&fields);
+        assert_eq!(
+            before,
+            (Some(b"2".to_vec()), Some(b"a=1".to_vec()), false, true)
+        );
+        fields.map();
+        assert_eq!(probe(&fields), before);
+    }
+
+    #[test]
+    fn changes_go_to_the_map() {
+        let mut fields = received(HEAD);
+        fields.map_mut().remove(header::CONTENT_LENGTH);
+        assert!(!fields.contains(&header::CONTENT_LENGTH));
+        assert_eq!(fields.into_map().len(), 4);
+    }
+
+    #[test]
+    fn spans_must_lie_within_and_names_must_fit() {
+        let bytes = b"name: value";
+        assert!(Span::of(bytes, &bytes[..4], &bytes[6..]).is_some());
+        let elsewhere = b"name".to_vec();
+        assert!(Span::of(bytes, &elsewhere, &bytes[6..]).is_none());
+        assert!(Span::of(bytes, &bytes[..0], &bytes[6..]).is_none());
+        let long = vec![b'a'; MAX_NAME + 1];
+        assert!(Span::of(&long, &long, &long[..0]).is_none());
+    }
+
+    #[test]
+    fn built_elsewhere() {
+        let mut map = HeaderMap::new();
+        map.insert(header::VIA, HeaderValue::from_static("1.1 proxy"));
+        let fields = Fields::from(map);
+        assert_eq!(fields.first(&header::VIA), Some(&b"1.1 proxy"[..]));
+        assert!(Fields::default().map().is_empty());
+    }
+}
