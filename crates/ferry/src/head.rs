@@ -2,7 +2,7 @@
 //! header fields, made into a [`HeaderMap`] only when something asks for one.
 //!
 //! Over HTTP/1.1, building the map (a name lookup, a value check and a hash
-//! insert per field, and three allocations) was about a quarter of the
+//! insert per field, and two allocations) was about a sixth of the
 //! instructions of a whole keep-alive request, and most callers read only
 //! the status and the body. The fields stay as received, in the one copy of
 //! the head the body starts in; ferry's own checks on every response
