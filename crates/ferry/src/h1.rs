@@ -62,6 +62,10 @@ const COALESCE: usize = 64 * 1024;
 /// How long a blocking write waits before looking whether the peer has
 /// answered (only for writes larger than [`COALESCE`]).
 const WATCH_SLICE: Duration = Duration::from_millis(20);
+/// While the writes of a large body keep moving, how much goes out between
+/// looks at whether the peer has answered, at most (besides a look every
+/// [`WATCH_SLICE`]): at loopback speeds a slice alone can be 30 MiB.
+const WATCH_BYTES: usize = 4 * 1024 * 1024;
 /// How much of a large write goes to a blocking stream between looks at
 /// the total deadline when the write is not watched (no room left to read
 /// an answer into): one TLS record.
@@ -308,7 +312,8 @@ impl Transport {
                 let mut timer = stall.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit));
                 let mut moved = 0;
                 // Writes that keep moving are watched on a timer too.
-                let mut looked = (bytes.len() > COALESCE && !into.is_empty()).then(Instant::now);
+                let mut looked =
+                    (bytes.len() > COALESCE && !into.is_empty()).then(|| (Instant::now(), 0));
                 let watch = poll_fn(|cx| {
                     let progress = (&mut written, &mut flushed);
                     let step = poll_send(io, cx, bytes, progress, into, &mut looked);
@@ -406,13 +411,15 @@ fn send_blocking(
     // progress.
     let stall = wait.stall();
     let mut moved = Instant::now();
-    let mut looked = moved;
+    // When, and after how many bytes, the last look was.
+    let mut looked = (moved, 0);
     let mut written = 0;
     let outcome = loop {
         if written == bytes.len() {
             break Ok(Sent::All);
         }
-        let stalled = match io.write(&bytes[written..]) {
+        let end = bytes.len().min(written + WATCH_BYTES);
+        let stalled = match io.write(&bytes[written..end]) {
             Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 written += n;
@@ -433,11 +440,12 @@ fn send_blocking(
             }
             Err(e) => break Err(e),
         };
-        // A look when a write waited, and every slice while they move (the
-        // sockets' buffers can take seconds of writing before one waits).
+        // A look when a write waited, and every slice or so many bytes
+        // while they move (the sockets' buffers can take seconds of
+        // writing before one waits).
         let now = Instant::now();
-        if stalled || now - looked >= WATCH_SLICE {
-            looked = now;
+        if stalled || now - looked.0 >= WATCH_SLICE || written - looked.1 >= WATCH_BYTES {
+            looked = (now, written);
             if io.buffered() || !peer_silent(io.socket())? {
                 // An answer (or the peer's end), unless it is a TLS record
                 // of its own: read without sending what TLS still holds.
@@ -506,14 +514,15 @@ fn set_timeout(io: &BoxSyncIo, current: &mut Option<Duration>, wait: Wait) -> io
 /// One poll of [`Transport::send`] on an async stream: writes on from
 /// `written`, then flushes; while a write or the flush waits, reads into
 /// `into` (unless it is empty) so that an early answer is seen, and with
-/// `looked` (the last look) also every [`WATCH_SLICE`] while writes move.
+/// `looked` (when the last look was, after how many bytes) also every
+/// [`WATCH_SLICE`] or [`WATCH_BYTES`] while writes move.
 fn poll_send(
     io: &mut BoxIo,
     cx: &mut Context<'_>,
     bytes: &[u8],
     (written, flushed): (&mut usize, &mut bool),
     into: &mut [u8],
-    looked: &mut Option<Instant>,
+    looked: &mut Option<(Instant, usize)>,
 ) -> Poll<io::Result<Sent>> {
     loop {
         let step = if *written < bytes.len() {
@@ -530,10 +539,10 @@ fn poll_send(
                     *written += n;
                     // (Only large writes have a timer: no clock read for
                     // the others.)
-                    if let Some(at) = looked.as_mut() {
+                    if let Some((at, after)) = looked.as_mut() {
                         let now = Instant::now();
-                        if now - *at >= WATCH_SLICE {
-                            *at = now;
+                        if now - *at >= WATCH_SLICE || *written - *after >= WATCH_BYTES {
+                            (*at, *after) = (now, *written);
                             let mut buf = ReadBuf::new(&mut *into);
                             match Pin::new(&mut *io).poll_read(cx, &mut buf) {
                                 Poll::Ready(Ok(())) => {

@@ -608,12 +608,15 @@ fn an_answer_before_the_end_of_a_large_upload_is_the_response() {
             drop(got);
             if (scheme, mode) == ("https", "linger") {
                 // The server drains, so no write waits: the answer is seen
-                // on the watch's timer, and the rest of the 64 MiB is not
-                // sent. (Over plain loopback TCP the whole upload can be
-                // out before the first look.)
+                // at a look between writes (every 4 MiB or 20 ms), and the
+                // rest of the 64 MiB is not sent. Measured: 4 MiB after
+                // the answer for the blocking client, 8 for the async one;
+                // with looks on the timer alone, 24-29 and 11-26 MiB.
+                // (Over plain loopback TCP the whole upload can be out
+                // before the first look.)
                 let drained = drained.recv_timeout(Duration::from_secs(10)).unwrap();
                 assert!(
-                    drained < 32 << 20,
+                    drained < 16 << 20,
                     "{name}: sent {drained} bytes after the answer"
                 );
             }
