@@ -522,7 +522,7 @@ impl Client {
                 proxy_auth,
                 authorization: origin_auth.as_ref().and_then(AuthSession::header),
             };
-            let (head, mut source) = match &mut conn.sender {
+            let (mut head, mut source) = match &mut conn.sender {
                 Sender::H1(slot) => {
                     let Some(mut h1) = slot.take() else {
                         continue;
@@ -681,7 +681,6 @@ impl Client {
                 conn: conn.info.clone(),
                 first_byte: start.elapsed(),
             };
-            let mut head = head;
             let decoder = self.decoder_for(req, &mut head);
             let give_back = match conn.sender {
                 Sender::H1(_) => Some(GiveBack {
