@@ -475,7 +475,7 @@ impl Client {
         loop {
             let (mut conn, reused) = match kept.take() {
                 Some(c) => (c, true),
-                None => match self.inner.pool.checkout(&key) {
+                None => match self.inner.pool.checkout(&key, start) {
                     Some(c) => (c, true),
                     // Boxed: opening a connection is a 3.6 KB state
                     // machine that reused connections never need; inline,

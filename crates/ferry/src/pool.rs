@@ -147,9 +147,9 @@ impl Pool {
 
     /// A connection for `key`: the most recently used live HTTP/1.1 one (taken
     /// out), or a shared HTTP/2 one; async connections only to requests on
-    /// the runtime they belong to.
-    pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Conn> {
-        let now = Instant::now();
+    /// the runtime they belong to. `now` is the caller's clock reading (the
+    /// request's start: one reading fewer per request).
+    pub(crate) fn checkout(&self, key: &PoolKey, now: Instant) -> Option<Conn> {
         let mut here = None;
         let mut usable = |idle: &Idle| match idle.conn.runtime {
             None => true,
@@ -292,18 +292,18 @@ mod tests {
         let (a, b) = (key("http://a.test/"), key("http://b.test/"));
         pool.checkin(a.clone(), conn(&listener));
         assert_eq!(pool.idle_count(), 1);
-        let first = pool.checkout(&a).unwrap();
-        assert!(pool.checkout(&a).is_none());
-        assert!(pool.checkout(&b).is_none());
+        let first = pool.checkout(&a, Instant::now()).unwrap();
+        assert!(pool.checkout(&a, Instant::now()).is_none());
+        assert!(pool.checkout(&b, Instant::now()).is_none());
         pool.checkin(a.clone(), first);
         pool.checkin(b.clone(), conn(&listener));
         pool.checkin(a.clone(), conn(&listener));
         assert_eq!(pool.idle_count(), 3);
-        assert!(pool.checkout(&b).is_some());
-        assert!(pool.checkout(&b).is_none());
-        assert!(pool.checkout(&a).is_some());
-        assert!(pool.checkout(&a).is_some());
-        assert!(pool.checkout(&a).is_none());
+        assert!(pool.checkout(&b, Instant::now()).is_some());
+        assert!(pool.checkout(&b, Instant::now()).is_none());
+        assert!(pool.checkout(&a, Instant::now()).is_some());
+        assert!(pool.checkout(&a, Instant::now()).is_some());
+        assert!(pool.checkout(&a, Instant::now()).is_none());
         assert_eq!(pool.idle_count(), 0);
     }
 
@@ -321,9 +321,9 @@ mod tests {
             assert_eq!(pool.idle_count(), max);
             // The most recent ones are kept, newest first out.
             for want in ids.iter().rev().take(max) {
-                assert_eq!(pool.checkout(&a).unwrap().id, *want);
+                assert_eq!(pool.checkout(&a, Instant::now()).unwrap().id, *want);
             }
-            assert!(pool.checkout(&a).is_none());
+            assert!(pool.checkout(&a, Instant::now()).is_none());
         }
         let none = pool(0, None);
         none.checkin(key("http://a.test/"), conn(&listener));
@@ -338,7 +338,7 @@ mod tests {
         pool.checkin(a.clone(), conn(&listener));
         pool.checkin(b.clone(), conn(&listener));
         std::thread::sleep(Duration::from_millis(20));
-        assert!(pool.checkout(&a).is_none());
-        assert!(pool.checkout(&b).is_none());
+        assert!(pool.checkout(&a, Instant::now()).is_none());
+        assert!(pool.checkout(&b, Instant::now()).is_none());
     }
 }
