@@ -1,6 +1,7 @@
 //! The client (the Session of Requests): settings, the pool, and the request
 //! path from a [`Request`] to a [`Response`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -510,7 +511,7 @@ impl Client {
             // Digest hashes the request-target: absolute-form to a forwarding
             // proxy, the path otherwise (HTTP/2 sends it as :path).
             let auth_uri = match route.kind() {
-                RouteKind::Forward => target_form.as_str(),
+                RouteKind::Forward => &*target_form,
                 _ => &url[url::Position::BeforePath..url::Position::AfterQuery],
             };
             for session in [&mut auth, &mut origin_auth].into_iter().flatten() {
@@ -911,19 +912,24 @@ fn h2_request(
 /// The request-target as sent: absolute-form to a forwarding proxy (and for
 /// HTTP/2's pseudo-headers), origin-form otherwise. Never user info or a
 /// fragment.
-fn request_target(req: &Request, route: &Route, authority: &str, h2: bool) -> String {
+fn request_target<'a>(req: &'a Request, route: &Route, authority: &str, h2: bool) -> Cow<'a, str> {
     let url = &req.url;
     let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-    if route.kind() == RouteKind::Forward || h2 {
-        let mut out = String::with_capacity(url.scheme().len() + 3 + authority.len() + path.len());
-        out.push_str(url.scheme());
-        out.push_str("://");
-        out.push_str(authority);
-        out.push_str(path);
-        out
-    } else {
-        path.to_owned()
+    if route.kind() != RouteKind::Forward && !h2 {
+        return Cow::Borrowed(path);
     }
+    // The URL as written is the absolute form when it names the authority
+    // the same way and carries no user info (never sent): no copy then.
+    let no_userinfo = url.username().is_empty() && url.password().is_none();
+    if no_userinfo && url[url::Position::BeforeHost..url::Position::AfterPort] == *authority {
+        return Cow::Borrowed(&url[..url::Position::AfterQuery]);
+    }
+    let mut out = String::with_capacity(url.scheme().len() + 3 + authority.len() + path.len());
+    out.push_str(url.scheme());
+    out.push_str("://");
+    out.push_str(authority);
+    out.push_str(path);
+    Cow::Owned(out)
 }
 
 /// What the request path needs to know about an origin, decided once.
@@ -1100,6 +1106,37 @@ impl IntoUrl for &String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_targets_borrow_the_url_only_when_it_is_the_absolute_form() {
+        let proxy = ferry_proto::ProxyUrl::parse("http://127.0.0.1:3128").unwrap();
+        let forward = Route::via(RouteKind::Forward, vec![proxy]);
+        // (URL, absolute form, whether that is borrowed, origin form)
+        for (url, absolute, borrowed, path) in [
+            (
+                "http://a.test/x?q=1#frag",
+                "http://a.test/x?q=1",
+                true,
+                "/x?q=1",
+            ),
+            ("http://a.test:80/", "http://a.test/", true, "/"),
+            ("http://a.test:8080", "http://a.test:8080/", true, "/"),
+            ("http://[::1]:8080/p", "http://[::1]:8080/p", true, "/p"),
+            ("http://A.Test/%7Ex", "http://a.test/%7Ex", true, "/%7Ex"),
+            // User info is never sent: the form is built without it.
+            ("http://user:pw@a.test/x", "http://a.test/x", false, "/x"),
+            ("http://user@a.test:81/", "http://a.test:81/", false, "/"),
+        ] {
+            let req = Request::new(Method::GET, Url::parse(url).unwrap());
+            let authority = Target::from_url(&req.url).unwrap().host_header();
+            let target = request_target(&req, &forward, &authority, false);
+            assert_eq!(target, absolute, "{url}");
+            assert_eq!(matches!(target, Cow::Borrowed(_)), borrowed, "{url}");
+            let origin_form = request_target(&req, &Route::direct(), &authority, false);
+            assert_eq!(origin_form, path, "{url}");
+            assert!(matches!(origin_form, Cow::Borrowed(_)), "{url}");
+        }
+    }
 
     #[test]
     fn repeated_urls_parse_the_same() {
