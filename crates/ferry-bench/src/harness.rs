@@ -306,6 +306,17 @@ impl Cell {
     }
 }
 
+/// The lowest and highest of `f(a's run) / f(b's run)` over the runs made
+/// in the same round (clients alternate, so run i of each is a pair): how
+/// far a ratio of medians can be trusted on a machine this noisy.
+fn pair_range(a: &Cell, b: &Cell, f: impl Fn(&RunResult) -> f64) -> (f64, f64) {
+    a.runs
+        .iter()
+        .zip(&b.runs)
+        .map(|(x, y)| f(x) / f(y))
+        .fold((f64::NAN, f64::NAN), |(lo, hi), r| (r.min(lo), r.max(hi)))
+}
+
 type Results = BTreeMap<(usize, usize), Cell>;
 
 fn key(s: Scenario, c: Client) -> (usize, usize) {
@@ -758,13 +769,17 @@ impl Report<'_> {
                 self.cell(s, Client::ReqwestAsync),
             ) {
                 (Some(f), Some(r)) => {
+                    let (lo, hi) =
+                        pair_range(f, r, |run| run.requests as f64 / (run.wall_ns as f64 / 1e9));
                     let _ = writeln!(
                         md,
-                        "| {} | ferry-async req/s ≥ 1.2x reqwest-async's | {:.0} vs {:.0} req/s: {} (CPU/req: ferry {} µs, reqwest {} µs, the lab {} µs) | {} |",
+                        "| {} | ferry-async req/s ≥ 1.2x reqwest-async's | {:.0} vs {:.0} req/s: {}; run by run {} to {} (CPU/req: ferry {} µs, reqwest {} µs, the lab {} µs) | {} |",
                         s.id(),
                         f.rps(),
                         r.rps(),
                         fmt_ratio(f.rps() / r.rps()),
+                        fmt_ratio(lo),
+                        fmt_ratio(hi),
                         fmt_num(f.cpu_us(), 1),
                         fmt_num(r.cpu_us(), 1),
                         fmt_num((f.lab_cpu_us() + r.lab_cpu_us()) / 2.0, 1),
