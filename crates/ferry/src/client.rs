@@ -302,11 +302,18 @@ impl Client {
         &self,
         request: Request,
     ) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
+        self.execute_boxed(Box::new(request))
+    }
+
+    /// [`execute`](Client::execute) for a request already in a box (the
+    /// builder's). The request is held once, here, and lent down the path:
+    /// an async fn taking it by value would hold it twice (its argument and
+    /// the local it is moved into), at every level.
+    pub(crate) fn execute_boxed(
+        &self,
+        mut request: Box<Request>,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
         let client = self.clone();
-        // The request is held once, here, and lent down the path: an async
-        // fn taking it by value would hold it twice (its argument and the
-        // local it is moved into), at every level.
-        let mut request = request;
         Box::pin(async move { client.run(&mut request).await })
     }
 
@@ -452,7 +459,7 @@ impl Client {
                 .map(|c| crate::request::OriginAuth::new(c, AuthScheme::Any, url)),
             _ => None,
         };
-        let mut origin_auth = match req.auth.as_ref().or(from_netrc.as_ref()) {
+        let mut origin_auth = match req.auth.as_deref().or(from_netrc.as_ref()) {
             Some(a) if a.applies_to(url) && !req.headers.contains_key(header::AUTHORIZATION) => {
                 let settings = AuthSettings {
                     scheme: a.scheme,

@@ -28,7 +28,9 @@ pub struct Request {
     pub(crate) body: Body,
     pub(crate) proxies: Option<Arc<ProxyMap>>,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) auth: Option<OriginAuth>,
+    /// Boxed: most requests have none, and every move of a request would
+    /// carry its 112 bytes.
+    pub(crate) auth: Option<Box<OriginAuth>>,
     /// The most a buffered read of the response body may take.
     pub(crate) max_body_size: Option<usize>,
     /// The URLs redirected from, oldest first (filled in while following).
@@ -61,7 +63,7 @@ impl OriginAuth {
 
 /// Credentials from a URL's user info (`http://user:pass@host/`), which are
 /// the origin's credentials and are never sent in the request line.
-fn userinfo_auth(url: &Url) -> Option<OriginAuth> {
+fn userinfo_auth(url: &Url) -> Option<Box<OriginAuth>> {
     if url.username().is_empty() && url.password().is_none() {
         return None;
     }
@@ -72,7 +74,7 @@ fn userinfo_auth(url: &Url) -> Option<OriginAuth> {
     };
     let credentials =
         Credentials::new(decode(url.username()), decode(url.password().unwrap_or("")));
-    Some(OriginAuth::new(credentials, AuthScheme::Any, url))
+    Some(Box::new(OriginAuth::new(credentials, AuthScheme::Any, url)))
 }
 
 impl Request {
@@ -217,7 +219,10 @@ impl fmt::Debug for Request {
 #[must_use = "a RequestBuilder does nothing until sent"]
 pub struct RequestBuilder {
     client: Client,
-    request: Result<Request, Error>,
+    /// Boxed: the request (over 400 bytes) is built once in place and
+    /// then only its pointer moves, through the builder's methods and into
+    /// the request path.
+    request: Result<Box<Request>, Error>,
     proxy_entries: Vec<Proxy>,
 }
 
@@ -225,7 +230,7 @@ impl RequestBuilder {
     pub(crate) fn new(client: Client, method: Method, url: Result<Url, Error>) -> RequestBuilder {
         RequestBuilder {
             client,
-            request: url.map(|u| Request::new(method, u)),
+            request: url.map(|u| Box::new(Request::new(method, u))),
             proxy_entries: Vec::new(),
         }
     }
@@ -437,11 +442,11 @@ impl RequestBuilder {
     /// ```
     pub fn auth(self, username: &str, password: &str, scheme: AuthScheme) -> RequestBuilder {
         self.edit(|req| {
-            req.auth = Some(OriginAuth::new(
+            req.auth = Some(Box::new(OriginAuth::new(
                 Credentials::new(username, password),
                 scheme,
                 &req.url,
-            ));
+            )));
             Ok(())
         })
     }
@@ -469,13 +474,17 @@ impl RequestBuilder {
     }
 
     /// The client and the request, for the blocking facade.
-    pub(crate) fn split(self) -> (Client, Result<Request, Error>) {
+    pub(crate) fn split(self) -> (Client, Result<Box<Request>, Error>) {
         let client = self.client.clone();
-        (client, self.build())
+        (client, self.build_boxed())
     }
 
     /// The request, without sending it.
     pub fn build(self) -> Result<Request, Error> {
+        self.build_boxed().map(|req| *req)
+    }
+
+    fn build_boxed(self) -> Result<Box<Request>, Error> {
         let mut req = self.request?;
         if !self.proxy_entries.is_empty() {
             req.proxies = Some(Arc::new(crate::builder::build_map(
@@ -493,7 +502,7 @@ impl RequestBuilder {
     /// [`Client::execute`]).
     pub fn send(self) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
         let client = self.client.clone();
-        let sent = self.build().map(|req| client.execute(req));
+        let sent = self.build_boxed().map(|req| client.execute_boxed(req));
         async move { sent?.await }
     }
 }
