@@ -446,9 +446,13 @@ impl Client {
             _ => None,
         };
         // Forwarded requests answer the proxy's 407s themselves; tunnels do
-        // it on their CONNECT, in the connector.
+        // it on their CONNECT, in the connector. A session sends nothing
+        // before a first 407 unless its proxy has credentials (preemptive
+        // Basic): without them it is made when a 407 comes.
         let mut auth = match (forward_to, &hand_auth) {
-            (Some(p), None) => Some(AuthSession::for_proxy(&self.inner.connector.auth, p)),
+            (Some(p), None) if p.credentials().is_some() => {
+                Some(AuthSession::for_proxy(&self.inner.connector.auth, p))
+            }
             _ => None,
         };
 
@@ -663,6 +667,9 @@ impl Client {
                             .with_url(url)
                             .with_hop(HopLabel::of(proxy))
                     };
+                    if auth.is_none() && hand_auth.is_none() {
+                        auth = Some(AuthSession::for_proxy(&self.inner.connector.auth, proxy));
+                    }
                     let Some(session) = auth.as_mut() else {
                         // A hand-set Proxy-Authorization was refused.
                         return Err(fail(GiveUp::Rejected));

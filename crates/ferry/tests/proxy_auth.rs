@@ -223,13 +223,16 @@ async fn wrong_passwords_give_the_typed_error() {
     // No credentials at all.
     let proxy = LabProxy::builder().digest_auth(USER, PASS).start().await;
     let client = support::via(&proxy, &origin);
-    let err = client.get(origin.https_url("/")).send().await.unwrap_err();
-    assert_eq!(err.kind(), Kind::ProxyAuth);
-    assert!(
-        err.to_string().contains("Digest"),
-        "lists the offered schemes: {err}"
-    );
-    assert!(err.hint().unwrap().contains("give the proxy credentials"));
+    // Forwarded (the session is made when the 407 comes) and tunnelled.
+    for url in [origin.http_url("/"), origin.https_url("/")] {
+        let err = client.get(&url).send().await.unwrap_err();
+        assert_eq!(err.kind(), Kind::ProxyAuth, "{url}: {err}");
+        assert!(
+            err.to_string().contains("Digest"),
+            "{url}: lists the offered schemes: {err}"
+        );
+        assert!(err.hint().unwrap().contains("give the proxy credentials"));
+    }
 }
 
 #[derive(Clone, Default)]
@@ -350,12 +353,16 @@ async fn a_user_authenticator_answers_its_scheme() {
         .proxy_authenticator(|| Box::new(Ticket))
         .build()
         .unwrap();
-    let err = client.get(origin.https_url("/")).send().await.unwrap_err();
-    assert_eq!(err.kind(), Kind::ProxyAuth);
-    let sent: Vec<String> = proxy
-        .requests()
-        .iter()
-        .filter_map(|r| r.header("proxy-authorization").map(str::to_owned))
-        .collect();
-    assert_eq!(sent[0], "Negotiate ticket-for-127.0.0.1");
+    // Tunnelled (on the CONNECT) and forwarded (on the request itself,
+    // whose proxy has no credentials: the session is made at the 407).
+    for url in [origin.https_url("/"), origin.http_url("/")] {
+        let err = client.get(&url).send().await.unwrap_err();
+        assert_eq!(err.kind(), Kind::ProxyAuth, "{url}: {err}");
+        let sent: Vec<String> = proxy
+            .take_requests()
+            .iter()
+            .filter_map(|r| r.header("proxy-authorization").map(str::to_owned))
+            .collect();
+        assert_eq!(sent[0], "Negotiate ticket-for-127.0.0.1", "{url}");
+    }
 }
