@@ -172,7 +172,7 @@ impl Client {
 
     /// A request with any method.
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, url.into_url())
+        RequestBuilder::new(self.clone(), method, url.into_shared_url())
     }
 
     /// The route a request to `url` would take with this client's settings,
@@ -355,7 +355,7 @@ impl Client {
                 return Ok(resp.for_request(req));
             };
             let mut previous = req.history.clone();
-            previous.push(req.url.clone());
+            previous.push(Url::clone(&req.url));
             let attempt = Attempt {
                 status,
                 next: &next,
@@ -400,7 +400,8 @@ impl Client {
                     req.headers.remove(h);
                 }
             }
-            req.history.push(std::mem::replace(&mut req.url, next));
+            let from = std::mem::replace(&mut req.url, Arc::new(next));
+            req.history.push(Arc::unwrap_or_clone(from));
         }
     }
 
@@ -1044,6 +1045,16 @@ impl fmt::Debug for Client {
 pub trait IntoUrl {
     /// The parsed URL.
     fn into_url(self) -> Result<Url, Error>;
+
+    /// The parsed URL, shared: what a request holds. A string parsed last
+    /// on this thread is not copied.
+    #[doc(hidden)]
+    fn into_shared_url(self) -> Result<Arc<Url>, Error>
+    where
+        Self: Sized,
+    {
+        self.into_url().map(Arc::new)
+    }
 }
 
 impl IntoUrl for Url {
@@ -1060,16 +1071,20 @@ impl IntoUrl for &Url {
 
 thread_local! {
     /// The last URL string parsed on this thread, and its parse.
-    static LAST_URL: std::cell::RefCell<Option<(Box<str>, Url)>> = const { std::cell::RefCell::new(None) };
+    static LAST_URL: std::cell::RefCell<Option<(Box<str>, Arc<Url>)>> = const { std::cell::RefCell::new(None) };
 }
 
 impl IntoUrl for &str {
-    /// Parses `self`, or clones the parse of the same string made last on
+    fn into_url(self) -> Result<Url, Error> {
+        self.into_shared_url().map(Arc::unwrap_or_clone)
+    }
+
+    /// Parses `self`, or shares the parse of the same string made last on
     /// this thread: a program that calls one endpoint again and again
     /// (polling, an API) skips the parse, which is about a fifth of the CPU
-    /// time of a keep-alive request (BENCHMARKS.md). A miss costs a string
-    /// comparison and one copy of each.
-    fn into_url(self) -> Result<Url, Error> {
+    /// time of a keep-alive request (BENCHMARKS.md), and the copy. A miss
+    /// costs a string comparison and one copy of the string.
+    fn into_shared_url(self) -> Result<Arc<Url>, Error> {
         let memo = LAST_URL.with(|last| match &*last.borrow() {
             Some((text, url)) if **text == *self => Some(url.clone()),
             _ => None,
@@ -1077,7 +1092,7 @@ impl IntoUrl for &str {
         if let Some(url) = memo {
             return Ok(url);
         }
-        let url = parse_url(self)?;
+        let url = Arc::new(parse_url(self)?);
         LAST_URL.with(|last| *last.borrow_mut() = Some((self.into(), url.clone())));
         Ok(url)
     }
@@ -1109,11 +1124,19 @@ impl IntoUrl for String {
     fn into_url(self) -> Result<Url, Error> {
         self.as_str().into_url()
     }
+
+    fn into_shared_url(self) -> Result<Arc<Url>, Error> {
+        self.as_str().into_shared_url()
+    }
 }
 
 impl IntoUrl for &String {
     fn into_url(self) -> Result<Url, Error> {
         self.as_str().into_url()
+    }
+
+    fn into_shared_url(self) -> Result<Arc<Url>, Error> {
+        self.as_str().into_shared_url()
     }
 }
 

@@ -23,7 +23,9 @@ use crate::response::Response;
 /// A request ready to be sent by [`Client::execute`].
 pub struct Request {
     pub(crate) method: Method,
-    pub(crate) url: Url,
+    /// Shared: the thread's memo of the last URL parsed and the response
+    /// hold the same one, so that neither costs a copy.
+    pub(crate) url: Arc<Url>,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Body,
     pub(crate) proxies: Option<Arc<ProxyMap>>,
@@ -80,6 +82,11 @@ fn userinfo_auth(url: &Url) -> Option<Box<OriginAuth>> {
 impl Request {
     /// A request with no headers and no body.
     pub fn new(method: Method, url: Url) -> Request {
+        Request::shared(method, Arc::new(url))
+    }
+
+    /// [`new`](Request::new) with a URL already shared.
+    pub(crate) fn shared(method: Method, url: Arc<Url>) -> Request {
         let auth = userinfo_auth(&url);
         Request {
             method,
@@ -186,7 +193,7 @@ impl TryFrom<Request> for http::Request<Body> {
     type Error = Error;
 
     fn try_from(req: Request) -> Result<http::Request<Body>, Error> {
-        let mut url = req.url;
+        let mut url = Arc::unwrap_or_clone(req.url);
         url.set_fragment(None);
         let uri: http::Uri = url.as_str().parse().map_err(|e: http::uri::InvalidUri| {
             Error::new(Kind::InvalidUrl, format!("the URL is not a valid URI: {e}"))
@@ -227,10 +234,14 @@ pub struct RequestBuilder {
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(client: Client, method: Method, url: Result<Url, Error>) -> RequestBuilder {
+    pub(crate) fn new(
+        client: Client,
+        method: Method,
+        url: Result<Arc<Url>, Error>,
+    ) -> RequestBuilder {
         RequestBuilder {
             client,
-            request: url.map(|u| Box::new(Request::new(method, u))),
+            request: url.map(|u| Box::new(Request::shared(method, u))),
             proxy_entries: Vec::new(),
         }
     }
@@ -307,7 +318,7 @@ impl RequestBuilder {
                 Some(existing) if !existing.is_empty() => format!("{existing}&{encoded}"),
                 _ => encoded,
             };
-            req.url.set_query(Some(&joined));
+            Arc::make_mut(&mut req.url).set_query(Some(&joined));
             Ok(())
         })
     }

@@ -67,7 +67,7 @@ struct Inner {
     status: StatusCode,
     version: Version,
     headers: Fields,
-    url: Url,
+    url: Arc<Url>,
     meta: Meta,
     body: ResponseBody,
     history: Vec<Url>,
@@ -75,7 +75,12 @@ struct Inner {
 }
 
 impl Response {
-    pub(crate) fn new(head: ResponseHead, url: Url, meta: Meta, body: ResponseBody) -> Response {
+    pub(crate) fn new(
+        head: ResponseHead,
+        url: Arc<Url>,
+        meta: Meta,
+        body: ResponseBody,
+    ) -> Response {
         Response {
             inner: Box::new(Inner {
                 status: head.status,
@@ -353,7 +358,7 @@ impl Response {
         let (status, version, url) = (
             self.inner.status,
             self.inner.version,
-            self.inner.url.clone(),
+            Url::clone(&self.inner.url),
         );
         let mut out = http::Response::new(Body::wrap_stream(self.bytes_stream()));
         *out.status_mut() = status;
