@@ -48,7 +48,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use crate::body::Body;
 use crate::connect::io::{BoxIo, BoxSyncIo};
 use crate::error::{BoxError, TimeoutPhase};
-use crate::head::{Fields, ResponseHead, Span};
+use crate::head::{RawBuilder, ResponseHead, Span};
 
 /// The read buffer's size; it grows (up to [`MAX_HEAD`]) only for a head
 /// that does not fit.
@@ -976,9 +976,11 @@ impl H1Conn {
                 .map(|h| (h.name.as_bytes(), h.value)),
         )
         .map_err(|e| Failure::Protocol(e.to_string()))?;
-        // Where each field is; the map is made of them only if asked for
-        // (see `head`).
-        let mut spans = Vec::with_capacity(response.headers.len());
+        // One copy of all that arrived, and where each field is in it (the
+        // map is made of them only if asked for, see `head`): header values
+        // are slices of it, and so is the start of the body (all of a short
+        // one).
+        let mut raw = RawBuilder::new(input, response.headers.len());
         for field in response.headers.iter() {
             let name = field.name.as_bytes();
             let span = Span::of(input, name, field.value).ok_or_else(|| {
@@ -989,11 +991,9 @@ impl H1Conn {
                     shown.escape_ascii().to_string()
                 ))
             })?;
-            spans.push(span);
+            raw.push(span);
         }
-        // One copy of all that arrived: header values are slices of it,
-        // and so is the start of the body (all of a short one).
-        let bytes = Bytes::copy_from_slice(input);
+        let (headers, bytes) = raw.finish();
         let head = ResponseHead {
             status,
             version: if minor == 0 {
@@ -1001,7 +1001,7 @@ impl H1Conn {
             } else {
                 Version::HTTP_11
             },
-            headers: Fields::received(bytes.clone(), spans),
+            headers,
         };
         self.start = 0;
         self.end = 0;

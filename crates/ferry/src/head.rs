@@ -51,10 +51,63 @@ impl Default for Fields {
 }
 
 /// Header fields where they were received.
+///
+/// One buffer holds the bytes that arrived (the head, and perhaps the start
+/// of the body) and after them a table of where each field is in them, a
+/// [`Span`] as four little-endian `u32`s: one allocation for both, where a
+/// vector of spans of its own was another per response.
 pub(crate) struct Raw {
-    /// The head's bytes (and perhaps more): the values become slices of it.
+    /// What arrived, then the table: values become slices of it.
     bytes: Bytes,
-    spans: Vec<Span>,
+    /// Where the table starts: the length of what arrived.
+    table: usize,
+}
+
+/// Bytes per span in [`Raw`]'s table.
+const SPAN_BYTES: usize = 16;
+
+/// Builds [`Fields`] as received: the bytes that arrived, then a span per
+/// field, in order.
+pub(crate) struct RawBuilder {
+    buf: Vec<u8>,
+    table: usize,
+}
+
+impl RawBuilder {
+    /// A copy of `input`, with room for `fields` spans.
+    pub(crate) fn new(input: &[u8], fields: usize) -> RawBuilder {
+        let mut buf = Vec::with_capacity(input.len() + fields * SPAN_BYTES);
+        buf.extend_from_slice(input);
+        RawBuilder {
+            buf,
+            table: input.len(),
+        }
+    }
+
+    /// The next field's span (made by [`Span::of`] over the same `input`).
+    pub(crate) fn push(&mut self, span: Span) {
+        for n in [span.name.0, span.name.1, span.value.0, span.value.1] {
+            self.buf.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+
+    /// The fields, and the copy of what arrived (which shares their one
+    /// allocation: the start of the body is a slice of it).
+    pub(crate) fn finish(self) -> (Fields, Bytes) {
+        let bytes = Bytes::from(self.buf);
+        let arrived = bytes.slice(..self.table);
+        let raw = Raw {
+            bytes,
+            table: self.table,
+        };
+        (
+            Fields::Received {
+                raw,
+                map: OnceLock::new(),
+            },
+            arrived,
+        )
+    }
 }
 
 /// Where one field's name and value are in [`Raw::bytes`].
@@ -91,6 +144,16 @@ impl Span {
 }
 
 impl Raw {
+    fn spans(&self) -> impl ExactSizeIterator<Item = Span> + '_ {
+        self.bytes[self.table..].chunks_exact(SPAN_BYTES).map(|s| {
+            let n = |at: usize| u32::from_le_bytes([s[at], s[at + 1], s[at + 2], s[at + 3]]);
+            Span {
+                name: (n(0), n(4)),
+                value: (n(8), n(12)),
+            }
+        })
+    }
+
     fn name(&self, span: &Span) -> &[u8] {
         &self.bytes[span.name.0 as usize..span.name.1 as usize]
     }
@@ -100,12 +163,13 @@ impl Raw {
     }
 
     fn build(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(self.spans.len());
-        for span in &self.spans {
+        let spans = self.spans();
+        let mut map = HeaderMap::with_capacity(spans.len());
+        for span in spans {
             // The parser accepted exactly what these accept (tokens for
             // names, no control bytes but tab in values), and
             // `Span::of` the names' length: neither fails.
-            let name = HeaderName::from_bytes(self.name(span));
+            let name = HeaderName::from_bytes(self.name(&span));
             let (start, end) = (span.value.0 as usize, span.value.1 as usize);
             let value = HeaderValue::from_maybe_shared(self.bytes.slice(start..end));
             if let (Ok(name), Ok(value)) = (name, value) {
@@ -123,14 +187,6 @@ impl From<HeaderMap> for Fields {
 }
 
 impl Fields {
-    /// Fields as received: `spans` of `bytes`.
-    pub(crate) fn received(bytes: Bytes, spans: Vec<Span>) -> Fields {
-        Fields::Received {
-            raw: Raw { bytes, spans },
-            map: OnceLock::new(),
-        }
-    }
-
     /// The fields as a map, made on first use.
     pub(crate) fn map(&self) -> &HeaderMap {
         match self {
@@ -162,9 +218,9 @@ impl Fields {
             Fields::Map(map) => map.get(name).map(HeaderValue::as_bytes),
             Fields::Received { raw, .. } => {
                 let want = name.as_str().as_bytes();
-                (raw.spans.iter())
+                (raw.spans())
                     .find(|s| raw.name(s).eq_ignore_ascii_case(want))
-                    .map(|s| raw.value(s))
+                    .map(|s| raw.value(&s))
             }
         }
     }
@@ -187,14 +243,16 @@ mod tests {
     use http::header;
 
     fn received(head: &'static [u8]) -> Fields {
-        let bytes = Bytes::from_static(head);
         let mut fields = [httparse::EMPTY_HEADER; 16];
         let mut response = httparse::Response::new(&mut fields);
-        response.parse(&bytes).unwrap();
-        let spans = (response.headers.iter())
-            .map(|h| Span::of(&bytes, h.name.as_bytes(), h.value).unwrap())
-            .collect();
-        Fields::received(bytes.clone(), spans)
+        response.parse(head).unwrap();
+        let mut raw = RawBuilder::new(head, response.headers.len());
+        for h in response.headers.iter() {
+            raw.push(Span::of(head, h.name.as_bytes(), h.value).unwrap());
+        }
+        let (fields, arrived) = raw.finish();
+        assert_eq!(arrived, head);
+        fields
     }
 
     const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Empty:\r\nContent-Length: 2\r\n\r\nok";
