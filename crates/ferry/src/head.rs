@@ -86,9 +86,12 @@ impl RawBuilder {
 
     /// The next field's span (made by [`Span::of`] over the same `input`).
     pub(crate) fn push(&mut self, span: Span) {
-        for n in [span.name.0, span.name.1, span.value.0, span.value.1] {
-            self.buf.extend_from_slice(&n.to_le_bytes());
+        let mut record = [0u8; SPAN_BYTES];
+        let parts = [span.name.0, span.name.1, span.value.0, span.value.1];
+        for (to, n) in record.chunks_exact_mut(4).zip(parts) {
+            to.copy_from_slice(&n.to_le_bytes());
         }
+        self.buf.extend_from_slice(&record);
     }
 
     /// The fields, and the copy of what arrived (which shares their one
