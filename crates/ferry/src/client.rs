@@ -296,7 +296,7 @@ impl Client {
     ///
     /// The future holds its own handle on the client (it is `'static`) and
     /// is one pointer in size: the request path's state machine (about
-    /// 4 KB) lives in one allocation, so that the caller's futures do not
+    /// 3.3 KB) lives in one allocation, so that the caller's futures do not
     /// carry it and nothing moves it again as it is awaited.
     pub fn execute(
         &self,
@@ -319,7 +319,7 @@ impl Client {
 
     /// The request path itself, unboxed: for the blocking facade, which
     /// polls it where it stands on the caller's stack (a heap allocation of
-    /// its ~3.4 KB, and a copy into it, per request saved).
+    /// its ~3.3 KB, and a copy into it, per request saved).
     pub(crate) async fn run(&self, request: &mut Request) -> Result<Response, Error> {
         let Some(total) = request.timeout.or(self.inner.total_timeout) else {
             return self.follow(request, None).await;

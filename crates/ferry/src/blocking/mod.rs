@@ -73,7 +73,7 @@ thread_local! {
 /// have to wait, which is when `block_on` itself panics).
 ///
 /// Takes the future pinned where the caller made it (`pin!`): the request
-/// path's is about 3.4 KB, and passing it by value would copy it (twice,
+/// path's is about 3.3 KB, and passing it by value would copy it (twice,
 /// with the pinning here).
 fn run<F: std::future::Future>(rt: &Runtime, mut fut: std::pin::Pin<&mut F>) -> F::Output {
     assert!(
