@@ -31,7 +31,7 @@ use crate::head::ResponseHead;
 use crate::pool::{Conn, Pool, Sender};
 use crate::proxy::config_error;
 use crate::redirect::{Act, Attempt, Policy};
-use crate::request::{Request, RequestBuilder};
+use crate::request::{has_userinfo, Request, RequestBuilder};
 use crate::response::{GiveBack, Meta, Response, ResponseBody, Source};
 use crate::route::{HopLabel, PoolKey, Route, RouteKind, ShowHops, Target};
 
@@ -935,8 +935,8 @@ fn request_target<'a>(req: &'a Request, route: &Route, authority: &str, h2: bool
     }
     // The URL as written is the absolute form when it names the authority
     // the same way and carries no user info (never sent): no copy then.
-    let no_userinfo = url.username().is_empty() && url.password().is_none();
-    if no_userinfo && url[url::Position::BeforeHost..url::Position::AfterPort] == *authority {
+    if !has_userinfo(url) && url[url::Position::BeforeHost..url::Position::AfterPort] == *authority
+    {
         return Cow::Borrowed(&url[..url::Position::AfterQuery]);
     }
     let mut out = String::with_capacity(url.scheme().len() + 3 + authority.len() + path.len());

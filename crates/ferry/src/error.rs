@@ -366,7 +366,7 @@ impl std::error::Error for Error {
 /// A URL without user info, safe to print.
 pub(crate) fn redact_url(url: &Url) -> Url {
     let mut url = url.clone();
-    if !url.username().is_empty() || url.password().is_some() {
+    if crate::request::has_userinfo(&url) {
         let _ = url.set_username("");
         let _ = url.set_password(None);
     }

@@ -444,7 +444,7 @@ fn send_blocking(
         // while they move (the sockets' buffers can take seconds of
         // writing before one waits).
         let now = Instant::now();
-        if stalled || now - looked.0 >= WATCH_SLICE || written - looked.1 >= WATCH_BYTES {
+        if stalled || look_due(looked, now, written) {
             looked = (now, written);
             if io.buffered() || !peer_silent(io.socket())? {
                 // An answer (or the peer's end), unless it is a TLS record
@@ -511,6 +511,14 @@ fn set_timeout(io: &BoxSyncIo, current: &mut Option<Duration>, wait: Wait) -> io
     Ok(())
 }
 
+/// Whether writes that keep moving are due a look for an early answer,
+/// the last look having been at `looked` (when, after how many bytes): once
+/// [`WATCH_SLICE`] has passed or [`WATCH_BYTES`] have gone out since. The
+/// one rule for both transports.
+fn look_due(looked: (Instant, usize), now: Instant, written: usize) -> bool {
+    now - looked.0 >= WATCH_SLICE || written - looked.1 >= WATCH_BYTES
+}
+
 /// One poll of [`Transport::send`] on an async stream: writes on from
 /// `written`, then flushes; while a write or the flush waits, reads into
 /// `into` (unless it is empty) so that an early answer is seen, and with
@@ -541,7 +549,7 @@ fn poll_send(
                     // the others.)
                     if let Some((at, after)) = looked.as_mut() {
                         let now = Instant::now();
-                        if now - *at >= WATCH_SLICE || *written - *after >= WATCH_BYTES {
+                        if look_due((*at, *after), now, *written) {
                             (*at, *after) = (now, *written);
                             let mut buf = ReadBuf::new(&mut *into);
                             match Pin::new(&mut *io).poll_read(cx, &mut buf) {

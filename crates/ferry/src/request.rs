@@ -63,10 +63,15 @@ impl OriginAuth {
     }
 }
 
+/// Whether `url` carries user info (`user:pass@`), which is never sent.
+pub(crate) fn has_userinfo(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
 /// Credentials from a URL's user info (`http://user:pass@host/`), which are
 /// the origin's credentials and are never sent in the request line.
 fn userinfo_auth(url: &Url) -> Option<Box<OriginAuth>> {
-    if url.username().is_empty() && url.password().is_none() {
+    if !has_userinfo(url) {
         return None;
     }
     let decode = |s: &str| {
@@ -226,7 +231,7 @@ impl fmt::Debug for Request {
 #[must_use = "a RequestBuilder does nothing until sent"]
 pub struct RequestBuilder {
     client: Client,
-    /// Boxed: the request (over 400 bytes) is built once in place and
+    /// Boxed: the request (240 bytes) is built once in place and
     /// then only its pointer moves, through the builder's methods and into
     /// the request path.
     request: Result<Box<Request>, Error>,
