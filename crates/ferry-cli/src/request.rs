@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ferry::auth::AuthTarget;
 use ferry::cookie::Jar;
 use ferry::header::{self, HeaderName, HeaderValue};
 use ferry::redirect::Policy;
@@ -696,6 +697,31 @@ enum ShownAuth {
 
 /// `-v` after a response: the redirects, the connection, the CONNECT
 /// exchange, TLS, and both heads, with credentials as `***`.
+/// The challenges of one side (proxies, or the origin) that ferry answered
+/// on the way to `resp`, one `*` line each: what asked, what it offered,
+/// what ferry answered with (schemes only).
+fn show_rounds(resp: &Response, side: AuthTarget) {
+    for round in resp.auth_rounds().iter().filter(|r| r.target() == side) {
+        let who = match round.target() {
+            AuthTarget::Proxy => "proxy",
+            AuthTarget::Origin => "origin",
+        };
+        let offered: Vec<&str> = round.offered().iter().map(|s| s.as_str()).collect();
+        let fresh = if round.reconnected() {
+            ", on a new connection (it closed the one it asked on)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "* {} from {who} {} (offers {}): answered with {}{fresh}",
+            round.status(),
+            round.peer(),
+            offered.join(", "),
+            round.answer().as_str()
+        );
+    }
+}
+
 fn show_conversation(resp: &Response, sent: &Sent<'_>) {
     let Sent {
         method,
@@ -732,6 +758,8 @@ fn show_conversation(resp: &Response, sent: &Sent<'_>) {
     if let Some(v) = resp.proxy_tls_version() {
         eprintln!("* TLS with the proxy: {v}");
     }
+    // A proxy's 407s: on the CONNECT shown next, or on the forwarded request.
+    show_rounds(resp, AuthTarget::Proxy);
     if let Some(x) = resp.tunnel_exchange() {
         for line in x.request_head().lines() {
             eprintln!("> {line}");
@@ -758,6 +786,7 @@ fn show_conversation(resp: &Response, sent: &Sent<'_>) {
             None => url.path().to_owned(),
         }
     };
+    show_rounds(resp, AuthTarget::Origin);
     eprintln!("> {method} {target} {}", show::version_str(resp.version()));
     let mut lines: Vec<(String, String)> = Vec::new();
     if !h2 && !sent.contains_key(header::HOST) {

@@ -31,6 +31,10 @@ fn digest_for_the_origin() {
         stderr.contains("> Authorization: *** (Digest, in answer to the origin's 401)"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("* 401 from origin 127.0.0.1 (offers Digest): answered with Digest\n"),
+        "{stderr}"
+    );
     assert_no_secrets(&out, &["ann-pw"]);
 
     // curl's default, Basic, is not what this origin takes: the 401 is the answer.

@@ -259,3 +259,60 @@ fn proxy_ntlm_completes_the_handshake() {
     ]));
     hello(&out);
 }
+
+#[test]
+fn verbose_shows_each_proxy_challenge_answered() {
+    let lab = Lab::start();
+    let proxy = lab.spawn(
+        LabProxy::builder()
+            .digest_auth("pat", "pat-pw")
+            .ntlm_auth("pat", "pat-pw", "LAB")
+            .offer(&[Scheme::Digest, Scheme::Ntlm])
+            .start(),
+    );
+    let shown = proxy.url().trim_end_matches('/').to_owned();
+    for url in [lab.origin.http_url("/"), lab.origin.https_url("/")] {
+        let out = run(lab
+            .ferry()
+            .args(["-v", "-x", proxy.url(), "-U", "pat:pat-pw", &url]));
+        hello(&out);
+        assert_no_secrets(&out, &["pat-pw"]);
+        let stderr = outcome(&out).2;
+        let rounds: Vec<&str> = stderr.lines().filter(|l| l.starts_with("* 407")).collect();
+        assert_eq!(
+            rounds,
+            [
+                format!("* 407 from proxy {shown} (offers Digest, NTLM): answered with NTLM"),
+                format!("* 407 from proxy {shown} (offers NTLM): answered with NTLM"),
+            ],
+            "{url}:\n{stderr}"
+        );
+    }
+
+    // A proxy that closes after its 407: the answer goes on a new connection.
+    let proxy = lab.spawn(
+        LabProxy::builder()
+            .digest_auth("pat", "pat-pw")
+            .close_after_407(true)
+            .start(),
+    );
+    let out = run(lab.ferry().args([
+        "-v",
+        "-x",
+        proxy.url(),
+        "-U",
+        "pat:pat-pw",
+        "--proxy-digest",
+        &lab.origin.https_url("/"),
+    ]));
+    hello(&out);
+    let stderr = outcome(&out).2;
+    let line = format!(
+        "* 407 from proxy {} (offers Digest): answered with Digest, on a new connection (it closed the one it asked on)",
+        proxy.url().trim_end_matches('/')
+    );
+    assert!(
+        stderr.lines().any(|l| l == line),
+        "{line:?} not in:\n{stderr}"
+    );
+}

@@ -110,6 +110,55 @@ impl GiveUp {
     }
 }
 
+/// One challenge ferry answered on the way to a response: a proxy's 407
+/// (on a forwarded request or on a `CONNECT`) or an origin's 401.
+///
+/// [`Response::auth_rounds`](crate::Response::auth_rounds) lists them in
+/// the order they happened; `ferry -v` prints them. They name schemes only:
+/// no credentials, nonces or tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthRound {
+    target: AuthTarget,
+    peer: String,
+    status: u16,
+    offered: Vec<Scheme>,
+    answer: Scheme,
+    reconnected: bool,
+}
+
+impl AuthRound {
+    /// Whether a proxy or the origin asked.
+    pub fn target(&self) -> AuthTarget {
+        self.target
+    }
+
+    /// Who asked: the proxy as `scheme://host:port`, or the origin's host.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// The status of the challenge (407, or 401; some proxies send 401).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The schemes the challenge offered, in the order they came.
+    pub fn offered(&self) -> &[Scheme] {
+        &self.offered
+    }
+
+    /// The scheme ferry answered with.
+    pub fn answer(&self) -> &Scheme {
+        &self.answer
+    }
+
+    /// Whether the peer closed the connection after its challenge, so that
+    /// the answer went on a new one.
+    pub fn reconnected(&self) -> bool {
+        self.reconnected
+    }
+}
+
 /// The state of one exchange's authentication with one proxy.
 pub(crate) struct AuthSession {
     settings: AuthSettings,
@@ -125,6 +174,9 @@ pub(crate) struct AuthSession {
     answered_token: bool,
     /// `pending` was just made by `answer` and has not been sent yet.
     fresh: bool,
+    /// The challenges answered so far (their `peer` is filled in when they
+    /// are taken: the session does not know how its hop is shown).
+    log: Vec<AuthRound>,
 }
 
 impl fmt::Debug for AuthSession {
@@ -166,6 +218,7 @@ impl AuthSession {
             rounds: 0,
             answered_token: false,
             fresh: false,
+            log: Vec::new(),
         };
         if basic_first {
             session.pending = session.credentials.as_ref().and_then(|c| {
@@ -196,6 +249,9 @@ impl AuthSession {
     /// bare `NTLM` challenge) is kept and sent on the new connection; a step
     /// answering a server token (the type 3) is not.
     pub(crate) fn connection_lost(&mut self) {
+        if let Some(last) = self.log.last_mut() {
+            last.reconnected = true;
+        }
         if self.connection_bound() && self.answered_token {
             self.auth = None;
             self.pending = None;
@@ -227,10 +283,12 @@ impl AuthSession {
         }
     }
 
-    /// A 407 (with these challenges) answered the request sent with
-    /// [`header`](Self::header): prepares the next header, or gives up.
+    /// A 407 or 401 (`status`, with these challenges) answered the request
+    /// sent with [`header`](Self::header): prepares the next header, or
+    /// gives up.
     pub(crate) fn answer(
         &mut self,
+        status: u16,
         challenges: &[Challenge],
         method: &str,
         uri: &str,
@@ -259,6 +317,14 @@ impl AuthSession {
             Ok(AuthStep::Header(value)) => {
                 self.pending =
                     Some(sensitive(value).ok_or_else(|| GiveUp::Failed("unusable header".into()))?);
+                self.log.push(AuthRound {
+                    target: self.target,
+                    peer: String::new(),
+                    status,
+                    offered: challenges.iter().map(|c| c.scheme().clone()).collect(),
+                    answer: mine,
+                    reconnected: false,
+                });
                 Ok(())
             }
             Ok(AuthStep::Nothing) => Err(GiveUp::Rejected),
@@ -301,6 +367,19 @@ impl AuthSession {
         if let Some(auth) = &mut self.auth {
             let _ = auth.on_success(None);
         }
+    }
+
+    /// Moves the challenges answered so far to `out`, shown as from `peer`
+    /// (called only when there is one).
+    pub(crate) fn take_rounds(&mut self, peer: impl FnOnce() -> String, out: &mut Vec<AuthRound>) {
+        if self.log.is_empty() {
+            return;
+        }
+        let peer = peer();
+        out.extend(self.log.drain(..).map(|round| AuthRound {
+            peer: peer.clone(),
+            ..round
+        }));
     }
 }
 

@@ -16,7 +16,7 @@ use http::{Method, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use url::Url;
 
-use crate::auth::{AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
+use crate::auth::{AuthRound, AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
 use crate::body::Body;
 use crate::builder::ClientBuilder;
 use crate::connect::io::looks_like_tls;
@@ -485,6 +485,8 @@ impl Client {
         let mut retried = false;
         // The connection an authentication round continues on.
         let mut kept: Option<Conn> = None;
+        // The challenges answered, in order (`Response::auth_rounds`).
+        let mut rounds: Vec<AuthRound> = Vec::new();
         loop {
             let (mut conn, reused) = match kept.take() {
                 Some(c) => (c, true),
@@ -493,12 +495,14 @@ impl Client {
                     // Boxed: opening a connection is a 3.6 KB state
                     // machine that reused connections never need; inline,
                     // it made every request's future that much larger.
-                    None => (
-                        Box::pin(self.connect(&key, hand_auth.as_ref()))
+                    None => {
+                        let conn = Box::pin(self.connect(&key, hand_auth.as_ref()))
                             .await
-                            .map_err(|e| e.with_url(url))?,
-                        false,
-                    ),
+                            .map_err(|e| e.with_url(url))?;
+                        // The 407s its CONNECTs answered belong to this request.
+                        rounds.extend_from_slice(&conn.info.auth_rounds);
+                        (conn, false)
+                    }
                 },
             };
             if let Sender::H1(c) = &mut conn.sender {
@@ -640,7 +644,12 @@ impl Client {
                 // When ferry cannot (or can no longer) answer, the 401 is
                 // the response, as the origin sent it.
                 if session
-                    .answer(&challenges, req.method.as_str(), auth_uri)
+                    .answer(
+                        head.status.as_u16(),
+                        &challenges,
+                        req.method.as_str(),
+                        auth_uri,
+                    )
                     .is_ok()
                 {
                     let (_, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
@@ -649,6 +658,7 @@ impl Client {
                     if kept.is_none() {
                         session.connection_lost();
                     }
+                    session.take_rounds(|| target.host.to_string(), &mut rounds);
                     continue;
                 }
             }
@@ -683,12 +693,18 @@ impl Client {
                             .map(|v| v.as_bytes()),
                     );
                     session
-                        .answer(&challenges, req.method.as_str(), auth_uri)
+                        .answer(
+                            head.status.as_u16(),
+                            &challenges,
+                            req.method.as_str(),
+                            auth_uri,
+                        )
                         .map_err(fail)?;
                     kept = self.keep_for_next_round(conn, complete).await;
                     if kept.is_none() {
                         session.connection_lost();
                     }
+                    session.take_rounds(|| proxy.to_string(), &mut rounds);
                     continue;
                 }
             }
@@ -698,6 +714,7 @@ impl Client {
             let meta = Meta {
                 route,
                 reused,
+                auth_rounds: rounds,
                 conn: conn.info.clone(),
                 first_byte: start.elapsed(),
             };

@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::auth::AuthRound;
 use crate::body::Body;
 use crate::connect::tunnel::TunnelExchange;
 use crate::connect::ConnInfo;
@@ -48,6 +49,9 @@ pub struct Timings {
 pub(crate) struct Meta {
     pub(crate) route: Route,
     pub(crate) reused: bool,
+    /// The challenges answered on the way (CONNECT's, the forwarding
+    /// proxy's, the origin's), in order.
+    pub(crate) auth_rounds: Vec<AuthRound>,
     pub(crate) conn: Arc<ConnInfo>,
     pub(crate) first_byte: Duration,
 }
@@ -188,6 +192,28 @@ impl Response {
     /// shown as `***`), for tunnelled requests.
     pub fn tunnel_exchange(&self) -> Option<&TunnelExchange> {
         self.inner.meta.conn.tunnel_exchange.as_ref()
+    }
+
+    /// The authentication challenges ferry answered to get this response,
+    /// in the order they came: a proxy's 407s (on the `CONNECT` that opened
+    /// the tunnel, or on the forwarded request) and the origin's 401s.
+    /// Empty when nothing asked, including when preemptive Basic was
+    /// accepted at once. After a redirect, the last request's only.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), ferry::Error> {
+    /// let client = ferry::Client::builder()
+    ///     .proxy(ferry::Proxy::all("http://user:pass@proxy.corp:3128")?)
+    ///     .proxy_auth(ferry::AuthScheme::Digest)
+    ///     .build()?;
+    /// let resp = client.get("http://example.com/").send().await?;
+    /// for round in resp.auth_rounds() {
+    ///     println!("{} from {}: answered with {}", round.status(), round.peer(), round.answer());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn auth_rounds(&self) -> &[AuthRound] {
+        &self.inner.meta.auth_rounds
     }
 
     /// The ALPN protocol agreed with the origin (`"h2"`, `"http/1.1"`).

@@ -7,6 +7,7 @@
 
 mod support;
 
+use ferry::auth::AuthTarget;
 use ferry::{AuthScheme, Client, Proxy, RouteKind};
 use ferry_lab::{LabProxy, Origin, SeenRequest};
 use ferry_proto::auth::digest::DigestAlgorithm;
@@ -542,6 +543,14 @@ fn blocking_client_does_digest() {
     ] {
         let resp = client.get(with_userinfo(&url)).send().unwrap();
         assert_eq!(resp.status(), 200, "{url}");
+        // Basic went first and was refused: one 401, answered with Digest.
+        let rounds = resp.auth_rounds();
+        assert_eq!(rounds.len(), 1, "{url}: {rounds:?}");
+        assert_eq!(rounds[0].target(), AuthTarget::Origin);
+        assert_eq!(
+            (rounds[0].status(), rounds[0].answer()),
+            (401, &Scheme::Digest)
+        );
         assert_eq!(resp.text().unwrap(), "Hello, world!");
     }
     assert_eq!(
@@ -618,6 +627,35 @@ async fn digest_at_both_proxy_and_origin_on_forwarding() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    // The response says which challenges were answered, in order: the
+    // proxy's on the CONNECT, then the origin's.
+    let proxy_shown = proxy.url().trim_end_matches('/').to_owned();
+    let host_of = |url: &str| {
+        ferry::Url::parse(url)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_owned()
+    };
+    let host = host_of(&origin.https_url("/"));
+    let seen = |resp: &ferry::Response| -> Vec<(AuthTarget, String, u16, Scheme)> {
+        resp.auth_rounds()
+            .iter()
+            .map(|r| {
+                (
+                    r.target(),
+                    r.peer().to_owned(),
+                    r.status(),
+                    r.answer().clone(),
+                )
+            })
+            .collect()
+    };
+    let expected = vec![
+        (AuthTarget::Proxy, proxy_shown.clone(), 407, Scheme::Digest),
+        (AuthTarget::Origin, host.clone(), 401, Scheme::Digest),
+    ];
+    assert_eq!(seen(&resp), expected);
     let resp = client
         .get(origin.http_url("/protected/"))
         .auth(USER, PASS, AuthScheme::Digest)
@@ -626,6 +664,24 @@ async fn digest_at_both_proxy_and_origin_on_forwarding() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(resp.route().kind(), RouteKind::Forward);
     assert_eq!(resp.status(), 200);
+    // Forwarded: the proxy's 407, then the origin's 401 on the same request.
+    let host = host_of(&origin.http_url("/"));
+    let expected = vec![
+        (AuthTarget::Proxy, proxy_shown, 407, Scheme::Digest),
+        (AuthTarget::Origin, host.clone(), 401, Scheme::Digest),
+    ];
+    assert_eq!(seen(&resp), expected);
+    assert!(resp.auth_rounds().iter().all(|r| !r.reconnected()));
+    // Each request runs its own exchanges: the same two rounds again.
+    let resp = client
+        .get(origin.http_url("/protected/"))
+        .auth(USER, PASS, AuthScheme::Digest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.connection_reused());
+    assert_eq!(seen(&resp), expected);
 }
 
 /// ferry bug: when the connection closes after the 401 that first offers

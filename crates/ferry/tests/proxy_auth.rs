@@ -20,6 +20,16 @@ fn proxy_for(proxy: &LabProxy, pass: &str) -> Proxy {
     Proxy::all(with_creds(proxy, USER, &pass.replace('%', "%25"))).unwrap()
 }
 
+/// A client for `origin` through `proxy` with the test's credentials,
+/// pinned to `pin` when given.
+fn client_via(origin: &Origin, proxy: &LabProxy, pin: Option<AuthScheme>) -> ferry::Client {
+    let mut b = builder(origin.ca()).proxy(proxy_for(proxy, PASS));
+    if let Some(scheme) = pin {
+        b = b.proxy_auth(scheme);
+    }
+    b.build().unwrap()
+}
+
 fn schemes_seen(proxy: &LabProxy) -> Vec<String> {
     proxy
         .requests()
@@ -31,36 +41,47 @@ fn schemes_seen(proxy: &LabProxy) -> Vec<String> {
         .collect()
 }
 
-async fn both_routes(proxy: &LabProxy, origin: &Origin, client: &ferry::Client) {
+/// One round, as (status, offered, answer, reconnected).
+type Round = (u16, Vec<Scheme>, Scheme, bool);
+
+/// A GET of each route (forwarded, tunnelled), each answered `Hello,
+/// world!`; the proxy rounds each response reports.
+async fn both_routes(proxy: &LabProxy, origin: &Origin, client: &ferry::Client) -> Vec<Vec<Round>> {
+    let mut out = Vec::new();
     for url in [origin.http_url("/"), origin.https_url("/")] {
         let resp = client
             .get(&url)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let mut rounds = Vec::new();
+        for r in resp.auth_rounds() {
+            assert_eq!(r.target(), ferry::auth::AuthTarget::Proxy, "{url}");
+            assert_eq!(r.peer(), proxy.url().trim_end_matches('/'), "{url}");
+            rounds.push((
+                r.status(),
+                r.offered().to_vec(),
+                r.answer().clone(),
+                r.reconnected(),
+            ));
+        }
         assert_eq!(resp.text().await.unwrap(), "Hello, world!", "{url}");
+        out.push(rounds);
     }
-    let _ = proxy;
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_on_forwarding_and_connect() {
     let origin = Origin::start().await;
     let proxy = LabProxy::builder().digest_auth(USER, PASS).start().await;
-    let client = builder(origin.ca())
-        .proxy(proxy_for(&proxy, PASS))
-        .build()
-        .unwrap();
+    let client = client_via(&origin, &proxy, None);
     both_routes(&proxy, &origin, &client).await;
     // Basic first (pre-emptive, refused: not offered), then Digest.
     assert_eq!(schemes_seen(&proxy), ["Basic", "Digest", "Basic", "Digest"]);
     // Pinned to Digest: no Basic ever goes out.
     let proxy = LabProxy::builder().digest_auth(USER, PASS).start().await;
-    let client = builder(origin.ca())
-        .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(AuthScheme::Digest)
-        .build()
-        .unwrap();
+    let client = client_via(&origin, &proxy, Some(AuthScheme::Digest));
     both_routes(&proxy, &origin, &client).await;
     assert_eq!(schemes_seen(&proxy), ["-", "Digest", "-", "Digest"]);
 }
@@ -72,11 +93,7 @@ async fn ntlm_on_forwarding_and_connect() {
         .ntlm_auth(USER, PASS, "LAB")
         .start()
         .await;
-    let client = builder(origin.ca())
-        .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(AuthScheme::Ntlm)
-        .build()
-        .unwrap();
+    let client = client_via(&origin, &proxy, Some(AuthScheme::Ntlm));
     both_routes(&proxy, &origin, &client).await;
     let types: Vec<Option<u32>> = proxy
         .requests()
@@ -143,11 +160,7 @@ async fn a_proxy_that_closes_after_each_407() {
         .close_after_407(true)
         .start()
         .await;
-    let client = builder(origin.ca())
-        .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(AuthScheme::Digest)
-        .build()
-        .unwrap();
+    let client = client_via(&origin, &proxy, Some(AuthScheme::Digest));
     both_routes(&proxy, &origin, &client).await;
     assert_eq!(schemes_seen(&proxy), ["-", "Digest", "-", "Digest"]);
 
@@ -158,11 +171,7 @@ async fn a_proxy_that_closes_after_each_407() {
         .close_after_407(true)
         .start()
         .await;
-    let client = builder(origin.ca())
-        .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(AuthScheme::Ntlm)
-        .build()
-        .unwrap();
+    let client = client_via(&origin, &proxy, Some(AuthScheme::Ntlm));
     for url in [origin.http_url("/"), origin.https_url("/")] {
         let err = client.get(&url).send().await.unwrap_err();
         assert_eq!(err.kind(), Kind::ProxyAuth, "{url}: {err}");
@@ -182,11 +191,7 @@ async fn stale_nonce_is_retried_without_asking() {
         .digest_stale_after(1)
         .start()
         .await;
-    let client = builder(origin.ca())
-        .proxy(proxy_for(&proxy, PASS))
-        .proxy_auth(AuthScheme::Digest)
-        .build()
-        .unwrap();
+    let client = client_via(&origin, &proxy, Some(AuthScheme::Digest));
     for _ in 0..3 {
         let resp = client.get(origin.http_url("/")).send().await.unwrap();
         assert_eq!(resp.status(), 200);
@@ -365,4 +370,63 @@ async fn a_user_authenticator_answers_its_scheme() {
             .collect();
         assert_eq!(sent[0], "Negotiate ticket-for-127.0.0.1", "{url}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_response_lists_the_rounds_answered() {
+    use Scheme::{Digest, Ntlm};
+    let origin = Origin::start().await;
+
+    // Pre-emptive Basic, accepted: nothing was asked.
+    let proxy = LabProxy::builder().basic_auth(USER, PASS).start().await;
+    let client = client_via(&origin, &proxy, None);
+    let none: Vec<Round> = Vec::new();
+    assert_eq!(
+        both_routes(&proxy, &origin, &client).await,
+        [none.clone(), none.clone()]
+    );
+
+    // Basic first, then the Digest the proxy offers: one round each route.
+    let proxy = LabProxy::builder().digest_auth(USER, PASS).start().await;
+    let client = client_via(&origin, &proxy, None);
+    let digest = vec![(407, vec![Digest], Digest, false)];
+    assert_eq!(
+        both_routes(&proxy, &origin, &client).await,
+        [digest.clone(), digest.clone()]
+    );
+
+    // NTLM: two rounds on one connection; the tunnel's are the CONNECT's.
+    let proxy = LabProxy::builder()
+        .digest_auth(USER, PASS)
+        .ntlm_auth(USER, PASS, "LAB")
+        .offer(&[Digest, Ntlm])
+        .start()
+        .await;
+    let client = client_via(&origin, &proxy, None);
+    let ntlm = vec![
+        (407, vec![Digest, Ntlm], Ntlm, false),
+        (407, vec![Ntlm], Ntlm, false),
+    ];
+    assert_eq!(
+        both_routes(&proxy, &origin, &client).await,
+        [ntlm.clone(), ntlm.clone()]
+    );
+    // On the connections NTLM authenticated, nothing more is asked.
+    assert_eq!(
+        both_routes(&proxy, &origin, &client).await,
+        [none.clone(), none.clone()]
+    );
+
+    // A proxy that closes after its 407: the answer went on a new connection.
+    let proxy = LabProxy::builder()
+        .digest_auth(USER, PASS)
+        .close_after_407(true)
+        .start()
+        .await;
+    let client = client_via(&origin, &proxy, Some(AuthScheme::Digest));
+    let reconnected = vec![(407, vec![Digest], Digest, true)];
+    assert_eq!(
+        both_routes(&proxy, &origin, &client).await,
+        [reconnected.clone(), reconnected]
+    );
 }

@@ -217,10 +217,25 @@ async fn scheme(env: &Env, origin: &Origin, server: &str, pick: AuthScheme, righ
         }
         return Ok(t);
     }
-    both.ok(&mut t, "forward", &http, Outcome::Response(200))
-        .await?;
-    both.ok(&mut t, "CONNECT", &https, Outcome::Response(200))
-        .await?;
+    // The challenges ferry reports answering: none when the pre-emptive
+    // Basic is taken, one for Digest, two (type 1, type 3) for NTLM.
+    let multi = server == "SQUID_MULTI";
+    let answers: &[&str] = match pick {
+        AuthScheme::Digest => &["Digest"],
+        AuthScheme::Ntlm => &["NTLM", "NTLM"],
+        AuthScheme::Any if !multi => &["Digest"],
+        _ => &[],
+    };
+    for (what, url) in [("forward", &http), ("CONNECT", &https)] {
+        let got = both.ok(&mut t, what, url, Outcome::Response(200)).await?;
+        let expected: Vec<(u16, String)> = answers.iter().map(|a| (407, a.to_string())).collect();
+        ensure!(
+            got.auth_rounds == expected,
+            "{what}: auth rounds {:?}, expected {expected:?}",
+            got.auth_rounds
+        );
+    }
+    t.note(format!("rounds answered: {}", answers.len()));
     drop(client);
     let target = format!("localhost:{}", origin.https_addr().port());
     let lines = log

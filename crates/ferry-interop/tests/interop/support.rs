@@ -49,6 +49,8 @@ pub(crate) struct Got {
     pub(crate) tunnel_status: Option<u16>,
     pub(crate) proxy_tls: Option<&'static str>,
     pub(crate) tls: Option<&'static str>,
+    /// The challenges ferry answered: (status, scheme answered with).
+    pub(crate) auth_rounds: Vec<(u16, String)>,
     pub(crate) body: String,
 }
 
@@ -61,6 +63,11 @@ impl Got {
             tunnel_status: resp.tunnel_status(),
             proxy_tls: resp.proxy_tls_version(),
             tls: resp.tls_version(),
+            auth_rounds: resp
+                .auth_rounds()
+                .iter()
+                .map(|r| (r.status(), r.answer().as_str().to_owned()))
+                .collect(),
             body: String::new(),
         };
         got.body = resp.text().await.map_err(|e| format!("body: {e}"))?;

@@ -415,6 +415,11 @@ impl Response {
     pub fn tunnel_exchange(&self) -> Option<&crate::TunnelExchange> {
         self.inner.tunnel_exchange()
     }
+    /// The authentication challenges answered to get this response, in
+    /// order (see [`crate::Response::auth_rounds`]).
+    pub fn auth_rounds(&self) -> &[crate::auth::AuthRound] {
+        self.inner.auth_rounds()
+    }
     /// The TLS version negotiated with an `https://` proxy.
     pub fn proxy_tls_version(&self) -> Option<&'static str> {
         self.inner.proxy_tls_version()

@@ -28,7 +28,7 @@ use rustls::ClientConfig;
 
 use self::io::{looks_like_http, BoxIo, Sniff, SniffRecord};
 use self::tls::{TlsFailure, TlsInfo};
-use crate::auth::{AuthSession, AuthSettings};
+use crate::auth::{AuthRound, AuthSession, AuthSettings};
 use crate::error::{Error, Kind, TimeoutPhase};
 use crate::route::{HopLabel, PoolKey, Target};
 use crate::tls::server_name;
@@ -78,6 +78,8 @@ pub(crate) struct ConnInfo {
     pub(crate) proxy_tls_time: Option<Duration>,
     pub(crate) tunnel: Option<Duration>,
     pub(crate) tunnel_exchange: Option<tunnel::TunnelExchange>,
+    /// The 407s answered on the way, over every reconnection.
+    pub(crate) auth_rounds: Vec<AuthRound>,
     pub(crate) origin_tls: Option<TlsInfo>,
     pub(crate) origin_tls_time: Option<Duration>,
     pub(crate) total: Duration,
@@ -111,10 +113,10 @@ impl Connector {
     ) -> Result<Established, Error> {
         let start = Instant::now();
         let hops = match key {
-            PoolKey::Direct(_) => 0,
-            PoolKey::Forward(hops) | PoolKey::Tunnel(hops, _, _) => hops.len(),
+            PoolKey::Direct(_) => &[][..],
+            PoolKey::Forward(hops) | PoolKey::Tunnel(hops, _, _) => &hops[..],
         };
-        let mut sessions: Sessions = (0..hops).map(|_| None).collect();
+        let mut sessions: Sessions = hops.iter().map(|_| None).collect();
         // Each reconnection answers one more challenge, and sessions give up
         // after MAX_ROUNDS of them: this loop ends.
         for _ in 0..=crate::auth::MAX_ROUNDS {
@@ -122,6 +124,11 @@ impl Connector {
             match self.build(key, proxy_auth, &mut sessions, &mut info).await {
                 Ok((io, h2)) => {
                     info.total = start.elapsed();
+                    for (session, hop) in sessions.iter_mut().zip(hops) {
+                        if let Some(session) = session {
+                            session.take_rounds(|| hop.to_string(), &mut info.auth_rounds);
+                        }
+                    }
                     return Ok(Established { io, h2, info });
                 }
                 Err(Fail::Error(e)) => return Err(e),

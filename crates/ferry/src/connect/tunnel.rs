@@ -180,7 +180,7 @@ pub(crate) async fn establish(
             head.headers_all("proxy-authenticate")
                 .chain(head.headers_all("www-authenticate")),
         );
-        if let Err(give_up) = auth.answer(&challenges, "CONNECT", authority) {
+        if let Err(give_up) = auth.answer(status, &challenges, "CONNECT", authority) {
             return Err(auth_error(response, give_up));
         }
         if !reusable {
