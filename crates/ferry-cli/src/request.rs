@@ -14,7 +14,7 @@ use ferry::{AuthScheme, Client, HeaderMap, Method, Response, Route, RouteKind, T
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Pretty, RequestArgs};
-use crate::cookies::{self, Cookie};
+use crate::cookies;
 use crate::exit::{usage, CliError, OK};
 use crate::items::{complete_url, items_body, split_positionals, Item};
 use crate::settings::{
@@ -45,10 +45,6 @@ struct Prepared {
 struct Cookies {
     /// The client's jar.
     jar: Option<Arc<Jar>>,
-    /// What is known of the jar's cookies beyond name, value, domain and
-    /// path (secure, expiry...): those of `-b FILE` and of the final
-    /// response, for `-c`.
-    known: Vec<Cookie>,
 }
 
 /// Credentials for the origin.
@@ -69,7 +65,7 @@ fn shown(url: &Url) -> String {
 /// Runs the request and returns the exit status.
 pub async fn run(args: &RequestArgs) -> u8 {
     let errors_shown = !args.silent || args.show_error;
-    let (prepared, mut cookies) = match prepare(args) {
+    let (prepared, cookies) = match prepare(args) {
         Ok(p) => p,
         Err(e) => {
             if errors_shown {
@@ -83,11 +79,11 @@ pub async fn run(args: &RequestArgs) -> u8 {
         ..Transfer::default()
     };
     let start = Instant::now();
-    let mut result = execute(args, prepared, &mut transfer, &mut cookies.known).await;
+    let mut result = execute(args, prepared, &mut transfer).await;
     transfer.total = start.elapsed();
     // As curl, the jar is written whatever happened to the transfer.
     if let (Some(path), Some(jar)) = (&args.cookie_jar, &cookies.jar) {
-        let all = crate::cookies::from_jar(jar, &cookies.known);
+        let all = crate::cookies::from_jar(jar);
         if let Err(e) = crate::cookies::write_jar(path, &all) {
             let e = CliError::Local(format!("-c: cannot write {}: {e}", path.display()));
             match &result {
@@ -262,19 +258,17 @@ fn prepare(args: &RequestArgs) -> Result<(Prepared, Cookies), CliError> {
     // applies to each hop and keeps what each hop sets.
     let engine = args.cookie.is_some() || args.cookie_jar.is_some();
     let jar = engine.then(|| Arc::new(Jar::default()));
-    let mut known = Vec::new();
     if let (Some(cookie), Some(jar)) = (&args.cookie, &jar) {
         if cookie.contains('=') {
             add(&mut headers, "Cookie", cookie.trim(), "-b/--cookie")?;
         } else {
             match std::fs::read_to_string(cookie) {
-                Ok(text) => known = cookies::read_jar(&text),
+                Ok(text) => cookies::fill_jar(jar, &cookies::read_jar(&text)),
                 Err(e) if !args.silent => {
                     eprintln!("ferry: warning: -b {cookie}: {e}; no cookies sent");
                 }
                 Err(_) => {}
             }
-            cookies::fill_jar(jar, &known);
         }
     }
 
@@ -346,7 +340,7 @@ fn prepare(args: &RequestArgs) -> Result<(Prepared, Cookies), CliError> {
         auth,
         bearer: args.oauth2_bearer.clone(),
     };
-    Ok((prepared, Cookies { jar, known }))
+    Ok((prepared, Cookies { jar }))
 }
 
 /// A `-d` value: text, `@file` or `@-` (stdin). curl strips line ends from
@@ -378,7 +372,6 @@ async fn execute(
     args: &RequestArgs,
     prepared: Prepared,
     transfer: &mut Transfer,
-    known: &mut Vec<Cookie>,
 ) -> Result<(), CliError> {
     let Prepared {
         client,
@@ -460,20 +453,6 @@ async fn execute(
             origin_auth,
         };
         show_conversation(&resp, &sent);
-    }
-
-    if args.cookie_jar.is_some() {
-        // Attributes the jar does not report (Secure, Expires...) for -c.
-        let host = resp.url().host_str().unwrap_or("").to_owned();
-        for value in resp.headers().get_all(header::SET_COOKIE) {
-            if let Some(c) = value
-                .to_str()
-                .ok()
-                .and_then(|v| cookies::parse_set_cookie(v, &host))
-            {
-                known.push(c);
-            }
-        }
     }
 
     let status = resp.status();

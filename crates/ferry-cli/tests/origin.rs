@@ -137,15 +137,18 @@ fn cookie_jar_follows_redirects_and_is_written_after() {
          127.0.0.1\tFALSE\t/\tTRUE\t4102444800\tonly_tls\tz\n",
     );
     let jar_out = lab.file("out.txt", "");
-    // Hop 1 redirects to hop 2, which sets one cookie and deletes another.
+    // Hop 1 sets a cookie with every attribute and redirects to hop 2,
+    // which sets one cookie and deletes another.
     let set = "/response-headers?Set-Cookie=fresh%3D42%3B%20Path%3D%2F\
                &Set-Cookie=doomed%3D%3B%20Max-Age%3D0";
     let url = lab.origin.http_url(&format!(
-        "/redirect?to={}",
+        "/redirect?to={}&Set-Cookie={}",
         set.replace('%', "%25")
             .replace('?', "%3F")
             .replace('&', "%26")
-            .replace('=', "%3D")
+            .replace('=', "%3D"),
+        "hop%3D1%3B%20Path%3D%2F%3B%20Secure%3B%20HttpOnly%3B%20\
+         Expires%3DWed%2C%2001%20Jan%202100%2000%3A00%3A00%20GMT"
     ));
     let out = run(lab.ferry().args([
         "-L",
@@ -177,6 +180,8 @@ fn cookie_jar_follows_redirects_and_is_written_after() {
         "127.0.0.1\tFALSE\t/\tFALSE\t0\tfresh\t42\n",
         "127.0.0.1\tFALSE\t/\tFALSE\t0\tsent\tyes\n",
         "127.0.0.1\tFALSE\t/\tTRUE\t4102444800\tonly_tls\tz\n",
+        // Set on the redirect hop: its attributes are kept too.
+        "#HttpOnly_127.0.0.1\tFALSE\t/\tTRUE\t4102444800\thop\t1\n",
     ] {
         assert!(written.contains(line), "{line:?} not in:\n{written}");
     }

@@ -377,7 +377,8 @@ impl OriginBuilder {
 /// - `/chunked/N` → the same bytes, chunked (HTTP/1.1)
 /// - `/status/N` → status N with a short body
 /// - `/delay/MS` → sleeps MS milliseconds, then `Hello, world!`
-/// - `/redirect?status=302&to=URL` → that redirect (defaults 302 and `/`)
+/// - `/redirect?status=302&to=URL&name=value..` → that redirect (defaults
+///   302 and `/`), with any other pairs added as response headers
 /// - `/headers` → 200 JSON of the request headers `[[n,v],..]`
 /// - `/response-headers?name=value&..` → 200 with those response headers added
 /// - `/close` → `Hello, world!` with `Connection: close`
@@ -703,6 +704,7 @@ fn status(n: &str) -> Response<LabBody> {
 fn redirect(query: &str) -> Response<LabBody> {
     let mut code = StatusCode::FOUND;
     let mut to = "/".to_string();
+    let mut extra = Vec::new();
     for (k, v) in query_pairs(query) {
         match k.as_str() {
             "status" => match v.parse::<u16>().ok().filter(|c| (300..400).contains(c)) {
@@ -710,7 +712,10 @@ fn redirect(query: &str) -> Response<LabBody> {
                 None => return text(StatusCode::BAD_REQUEST, "status must be 3xx\n"),
             },
             "to" => to = v,
-            _ => {}
+            _ => match header_pair(&k, &v) {
+                Ok(pair) => extra.push(pair),
+                Err(why) => return text(StatusCode::BAD_REQUEST, why),
+            },
         }
     }
     let Ok(location) = HeaderValue::from_str(&to) else {
@@ -718,6 +723,9 @@ fn redirect(query: &str) -> Response<LabBody> {
     };
     let mut resp = text(code, format!("redirecting to {to}\n"));
     resp.headers_mut().insert(header::LOCATION, location);
+    for (name, value) in extra {
+        resp.headers_mut().append(name, value);
+    }
     resp
 }
 
@@ -725,17 +733,25 @@ fn response_headers(query: &str) -> Response<LabBody> {
     let set: Vec<(String, String)> = query_pairs(query).collect();
     let mut resp = json(StatusCode::OK, &serde_json::json!(pairs(&set)));
     for (k, v) in &set {
-        match (
-            http::HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            (Ok(name), Ok(value)) => {
+        match header_pair(k, v) {
+            Ok((name, value)) => {
                 resp.headers_mut().append(name, value);
             }
-            _ => return text(StatusCode::BAD_REQUEST, format!("bad header {k:?}\n")),
+            Err(why) => return text(StatusCode::BAD_REQUEST, why),
         }
     }
     resp
+}
+
+/// A query pair as a response header, or why it cannot be one.
+fn header_pair(k: &str, v: &str) -> Result<(http::HeaderName, HeaderValue), String> {
+    match (
+        http::HeaderName::from_bytes(k.as_bytes()),
+        HeaderValue::from_str(v),
+    ) {
+        (Ok(name), Ok(value)) => Ok((name, value)),
+        _ => Err(format!("bad header {k:?}\n")),
+    }
 }
 
 /// Splits `a=1&b=2`, percent-decoding keys and values.

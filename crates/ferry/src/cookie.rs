@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cookie_store::{CookieStore, RawCookie};
 use http::{HeaderMap, HeaderValue};
@@ -82,26 +83,123 @@ impl Jar {
         store.store_response_cookies(cookies, url);
     }
 
-    /// Every unexpired cookie as `(name, value, domain, path)`, for tools
-    /// that save jars (such as `ferry -c`).
-    pub fn all(&self) -> Vec<(String, String, String, String)> {
+    /// Every unexpired cookie with all its attributes, for tools that save
+    /// jars (such as `ferry -c`).
+    ///
+    /// ```
+    /// let jar = ferry::cookie::Jar::default();
+    /// let url: ferry::Url = "https://shop.example/cart".parse().unwrap();
+    /// jar.add_cookie_str("id=7; Domain=shop.example; Path=/; Secure; HttpOnly; Max-Age=60", &url);
+    /// let all = jar.all();
+    /// let c = &all[0];
+    /// assert_eq!((c.name(), c.value(), c.domain(), c.path()), ("id", "7", "shop.example", "/"));
+    /// assert!(!c.host_only() && c.secure() && c.http_only() && c.expires().is_some());
+    /// ```
+    pub fn all(&self) -> Vec<StoredCookie> {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         store
             .iter_unexpired()
             .map(|c| {
-                let domain = match &c.domain {
-                    cookie_store::CookieDomain::HostOnly(d)
-                    | cookie_store::CookieDomain::Suffix(d) => d.clone(),
-                    _ => String::new(),
+                let (domain, host_only) = match &c.domain {
+                    cookie_store::CookieDomain::HostOnly(d) => (d.as_str(), true),
+                    cookie_store::CookieDomain::Suffix(d) => (d.as_str(), false),
+                    _ => ("", true),
                 };
-                (
-                    c.name().to_owned(),
-                    c.value().to_owned(),
-                    domain,
-                    String::from(&c.path),
-                )
+                let expires = match &c.expires {
+                    cookie_store::CookieExpiration::AtUtc(at) => {
+                        let secs = at.unix_timestamp();
+                        Some(match u64::try_from(secs) {
+                            Ok(s) => UNIX_EPOCH + Duration::from_secs(s),
+                            Err(_) => UNIX_EPOCH,
+                        })
+                    }
+                    cookie_store::CookieExpiration::SessionEnd => None,
+                };
+                StoredCookie {
+                    name: c.name().to_owned(),
+                    value: c.value().to_owned(),
+                    domain: domain.trim_start_matches('.').to_ascii_lowercase(),
+                    host_only,
+                    path: String::from(&c.path),
+                    secure: c.secure().unwrap_or(false),
+                    http_only: c.http_only().unwrap_or(false),
+                    expires,
+                }
             })
             .collect()
+    }
+}
+
+/// A cookie as a [`Jar`] holds it (from [`Jar::all`]). Its `Debug` output
+/// shows the value as `***`: cookie values are credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredCookie {
+    name: String,
+    value: String,
+    domain: String,
+    host_only: bool,
+    path: String,
+    secure: bool,
+    http_only: bool,
+    expires: Option<SystemTime>,
+}
+
+impl StoredCookie {
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The domain, lower case, without a leading dot.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// Whether only [`domain`](Self::domain) itself gets the cookie (no
+    /// `Domain` attribute was given), not its subdomains.
+    pub fn host_only(&self) -> bool {
+        self.host_only
+    }
+
+    /// The path prefix it applies to.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Sent only over secure connections (`Secure`).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Hidden from scripts (`HttpOnly`); kept so that a saved jar keeps it.
+    pub fn http_only(&self) -> bool {
+        self.http_only
+    }
+
+    /// When it expires (`Expires` or `Max-Age`); `None` for a session
+    /// cookie, which lasts as long as the jar.
+    pub fn expires(&self) -> Option<SystemTime> {
+        self.expires
+    }
+}
+
+impl fmt::Debug for StoredCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredCookie")
+            .field("name", &self.name)
+            .field("value", &format_args!("***"))
+            .field("domain", &self.domain)
+            .field("host_only", &self.host_only)
+            .field("path", &self.path)
+            .field("secure", &self.secure)
+            .field("http_only", &self.http_only)
+            .field("expires", &self.expires)
+            .finish()
     }
 }
 
@@ -144,5 +242,37 @@ mod tests {
             .cookies(&"https://other.test/".parse().unwrap())
             .is_none());
         assert!(!format!("{jar:?}").contains("s=1"));
+    }
+
+    #[test]
+    fn all_reports_every_attribute() {
+        let jar = Jar::default();
+        let url: Url = "https://a.example/x/y".parse().unwrap();
+        jar.add_cookie_str(
+            "k=secret-v; Domain=.A.example; Path=/; Secure; HttpOnly; \
+             Expires=Wed, 01 Jan 2100 00:00:00 GMT",
+            &url,
+        );
+        jar.add_cookie_str("plain=1", &url);
+        let mut all = jar.all();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        let [k, plain] = &all[..] else {
+            panic!("{all:?}")
+        };
+        assert_eq!(
+            (k.name(), k.value(), k.domain(), k.path()),
+            ("k", "secret-v", "a.example", "/")
+        );
+        assert!(!k.host_only() && k.secure() && k.http_only());
+        assert_eq!(
+            k.expires(),
+            Some(UNIX_EPOCH + Duration::from_secs(4_102_444_800))
+        );
+        // No attributes: host only, the default path (the URL's directory),
+        // a session cookie.
+        assert_eq!((plain.domain(), plain.path()), ("a.example", "/x"));
+        assert!(plain.host_only() && !plain.secure() && !plain.http_only());
+        assert_eq!(plain.expires(), None);
+        assert!(!format!("{all:?}").contains("secret-v"));
     }
 }
