@@ -471,9 +471,9 @@ struct Report<'a> {
 }
 
 /// Peers for the "best peer" of the targets: the real clients, not ferry,
-/// not the raw floor.
+/// not the raw floors.
 fn is_peer(c: Client) -> bool {
-    !c.is_ferry() && c != Client::Raw
+    !c.is_ferry() && !matches!(c, Client::Raw | Client::RawAsync)
 }
 
 fn fmt_ratio(x: f64) -> String {
@@ -771,9 +771,18 @@ impl Report<'_> {
                 (Some(f), Some(r)) => {
                     let (lo, hi) =
                         pair_range(f, r, |run| run.requests as f64 / (run.wall_ns as f64 / 1e9));
+                    // What the least work possible reaches on this machine.
+                    let floor = match self.cell(s, Client::RawAsync) {
+                        Some(raw) => format!(
+                            "; the raw-async floor: {:.0} req/s, {} reqwest-async's",
+                            raw.rps(),
+                            fmt_ratio(raw.rps() / r.rps())
+                        ),
+                        None => String::new(),
+                    };
                     let _ = writeln!(
                         md,
-                        "| {} | ferry-async req/s ≥ 1.2x reqwest-async's | {:.0} vs {:.0} req/s: {}; run by run {} to {} (CPU/req: ferry {} µs, reqwest {} µs, the lab {} µs) | {} |",
+                        "| {} | ferry-async req/s ≥ 1.2x reqwest-async's | {:.0} vs {:.0} req/s: {}; run by run {} to {} (CPU/req: ferry {} µs, reqwest {} µs, the lab {} µs){floor} | {} |",
                         s.id(),
                         f.rps(),
                         r.rps(),

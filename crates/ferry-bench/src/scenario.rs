@@ -89,7 +89,8 @@ impl Scenario {
                 Curl,
                 Raw,
             ],
-            Scenario::AsyncH1 | Scenario::AsyncH2 => &[FerryAsync, ReqwestAsync],
+            Scenario::AsyncH1 => &[FerryAsync, ReqwestAsync, RawAsync],
+            Scenario::AsyncH2 => &[FerryAsync, ReqwestAsync],
             Scenario::Download => &[FerryAsync, ReqwestAsync, Ureq, Curl, Raw],
             Scenario::Idle => &[FerryAsync, ReqwestAsync],
         }
@@ -120,11 +121,14 @@ pub enum Client {
     /// Pre-built request bytes on one socket (or one rustls stream), the
     /// response framed by Content-Length: the least work any client can do.
     Raw,
+    /// The same on tokio, for scenario 4a: pre-built request bytes, idle
+    /// connections in a stack, responses framed by Content-Length.
+    RawAsync,
 }
 
 impl Client {
     /// Every client.
-    pub const ALL: [Client; 7] = [
+    pub const ALL: [Client; 8] = [
         Client::FerryBlocking,
         Client::FerryAsync,
         Client::ReqwestBlocking,
@@ -132,6 +136,7 @@ impl Client {
         Client::Ureq,
         Client::Curl,
         Client::Raw,
+        Client::RawAsync,
     ];
 
     /// The name used on the command line and in the report.
@@ -144,6 +149,7 @@ impl Client {
             Client::Ureq => "ureq",
             Client::Curl => "curl",
             Client::Raw => "raw",
+            Client::RawAsync => "raw-async",
         }
     }
 

@@ -17,6 +17,7 @@ use crate::scenario::{Client, Job, Lab, Scenario, HELLO_LEN};
 mod curl_client;
 mod ferry_client;
 mod raw;
+mod raw_async;
 mod reqwest_client;
 mod ureq_client;
 
@@ -97,6 +98,7 @@ fn run_inner(args: &[String]) -> Res<RunResult> {
         Client::Ureq => blocking(&mut ureq_client::new(&job, &lab)?, &job)?,
         Client::Curl => blocking(&mut curl_client::new(&job, &lab)?, &job)?,
         Client::Raw => blocking(&mut raw::new(&job, &lab)?, &job)?,
+        Client::RawAsync => asynchronous(&job, |_| raw_async::new(&job))?,
     };
     r.nofile = nofile;
     check_bytes(&job, &r)?;

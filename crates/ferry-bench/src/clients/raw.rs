@@ -212,29 +212,15 @@ impl Buf {
         let mut scanned: usize = 0;
         let head_len = loop {
             let window = &self.data[self.start..self.end];
-            if let Some(i) = window[scanned.saturating_sub(3)..]
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-            {
-                break scanned.saturating_sub(3) + i + 4;
+            if let Some(end) = head_end(window, scanned) {
+                break end;
             }
             scanned = window.len();
             self.fill(io)?;
         };
-        let head = &self.data[self.start..self.start + head_len];
-        let status = head
-            .get(9..12)
-            .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
-            .ok_or("bad status line")?;
-        let mut len = None;
-        for line in head.split(|&b| b == b'\n') {
-            if line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:") {
-                let v = std::str::from_utf8(&line[15..]).map_err(err)?.trim();
-                len = Some(v.parse().map_err(err)?);
-            }
-        }
+        let framing = status_and_length(&self.data[self.start..self.start + head_len])?;
         self.start += head_len;
-        Ok((status, len))
+        Ok(framing)
     }
 
     /// Consumes `len` body bytes.
@@ -249,4 +235,28 @@ impl Buf {
             self.fill(io)?;
         }
     }
+}
+
+/// Where the head in `window` ends (after its blank line), if it has; the
+/// first `scanned` bytes were looked at before and hold no end.
+pub(super) fn head_end(window: &[u8], scanned: usize) -> Option<usize> {
+    let from = scanned.saturating_sub(3);
+    let i = window[from..].windows(4).position(|w| w == b"\r\n\r\n")?;
+    Some(from + i + 4)
+}
+
+/// A response head's status code and Content-Length: all the floor reads.
+pub(super) fn status_and_length(head: &[u8]) -> Res<(u16, Option<u64>)> {
+    let status = head
+        .get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+        .ok_or("bad status line")?;
+    let mut len = None;
+    for line in head.split(|&b| b == b'\n') {
+        if line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:") {
+            let v = std::str::from_utf8(&line[15..]).map_err(err)?.trim();
+            len = Some(v.parse().map_err(err)?);
+        }
+    }
+    Ok((status, len))
 }
