@@ -41,12 +41,6 @@ struct Prepared {
     bearer: Option<String>,
 }
 
-/// The cookie engine, on with `-b` or `-c` (as in curl).
-struct Cookies {
-    /// The client's jar.
-    jar: Option<Arc<Jar>>,
-}
-
 /// Credentials for the origin.
 struct OriginAuth {
     user: String,
@@ -65,7 +59,7 @@ fn shown(url: &Url) -> String {
 /// Runs the request and returns the exit status.
 pub async fn run(args: &RequestArgs) -> u8 {
     let errors_shown = !args.silent || args.show_error;
-    let (prepared, cookies) = match prepare(args) {
+    let (prepared, jar) = match prepare(args) {
         Ok(p) => p,
         Err(e) => {
             if errors_shown {
@@ -82,7 +76,7 @@ pub async fn run(args: &RequestArgs) -> u8 {
     let mut result = execute(args, prepared, &mut transfer).await;
     transfer.total = start.elapsed();
     // As curl, the jar is written whatever happened to the transfer.
-    if let (Some(path), Some(jar)) = (&args.cookie_jar, &cookies.jar) {
+    if let (Some(path), Some(jar)) = (&args.cookie_jar, &jar) {
         let all = crate::cookies::from_jar(jar);
         if let Err(e) = crate::cookies::write_jar(path, &all) {
             let e = CliError::Local(format!("-c: cannot write {}: {e}", path.display()));
@@ -154,7 +148,9 @@ fn secs(value: f64, flag: &str) -> Result<Duration, CliError> {
         .map_err(|_| usage(format!("{flag} wants a number of seconds, got {value}")))
 }
 
-fn prepare(args: &RequestArgs) -> Result<(Prepared, Cookies), CliError> {
+/// The request to make, and the client's cookie jar: the cookie engine,
+/// on with `-b` or `-c` (as in curl).
+fn prepare(args: &RequestArgs) -> Result<(Prepared, Option<Arc<Jar>>), CliError> {
     let pos = split_positionals(&args.args)?;
     let mut url = Url::parse(&complete_url(&pos.url)).map_err(|e| {
         // The URL as typed may carry a password: name the problem, not the text.
@@ -340,7 +336,7 @@ fn prepare(args: &RequestArgs) -> Result<(Prepared, Cookies), CliError> {
         auth,
         bearer: args.oauth2_bearer.clone(),
     };
-    Ok((prepared, Cookies { jar }))
+    Ok((prepared, jar))
 }
 
 /// A `-d` value: text, `@file` or `@-` (stdin). curl strips line ends from
@@ -674,8 +670,6 @@ enum ShownAuth {
     OnChallenge(AuthScheme),
 }
 
-/// `-v` after a response: the redirects, the connection, the CONNECT
-/// exchange, TLS, and both heads, with credentials as `***`.
 /// The challenges of one side (proxies, or the origin) that ferry answered
 /// on the way to `resp`, one `*` line each: what asked, what it offered,
 /// what ferry answered with (schemes only).
@@ -701,6 +695,8 @@ fn show_rounds(resp: &Response, side: AuthTarget) {
     }
 }
 
+/// `-v` after a response: the redirects, the connection, the CONNECT
+/// exchange, TLS, and both heads, with credentials as `***`.
 fn show_conversation(resp: &Response, sent: &Sent<'_>) {
     let Sent {
         method,
