@@ -77,7 +77,10 @@ fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
         .map(|h| {
             (
                 h.name.to_string(),
-                String::from_utf8_lossy(h.value).into_owned(),
+                match std::str::from_utf8(h.value) {
+                    Ok(v) => v.to_owned(),
+                    Err(_) => String::from_utf8_lossy(h.value).into_owned(),
+                },
             )
         })
         .collect()

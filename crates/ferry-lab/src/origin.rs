@@ -64,6 +64,33 @@ pub struct SeenRequest {
 }
 
 impl SeenRequest {
+    fn of(req: &Request<Incoming>, tls: bool, conn_id: u64) -> SeenRequest {
+        let target = if req.version() == Version::HTTP_2 {
+            req.uri()
+                .path_and_query()
+                .map_or_else(|| "/".to_string(), |pq| pq.to_string())
+        } else {
+            req.uri().to_string()
+        };
+        SeenRequest {
+            method: req.method().to_string(),
+            target,
+            version: format!("{:?}", req.version()),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            tls,
+            conn_id,
+        }
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         crate::http1::header(&self.headers, name)
@@ -512,38 +539,21 @@ async fn route(
     shared: &OriginShared,
     ntlm: &Mutex<NtlmConn>,
 ) -> Response<LabBody> {
-    let target = if req.version() == Version::HTTP_2 {
-        req.uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_string(), |pq| pq.to_string())
-    } else {
-        req.uri().to_string()
-    };
-    let seen = SeenRequest {
-        method: req.method().to_string(),
-        target,
-        version: format!("{:?}", req.version()),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        tls,
-        conn_id,
-    };
-    if shared.record {
+    // Building the record copies every field; most routes need none of it.
+    let mut seen = shared.record.then(|| SeenRequest::of(&req, tls, conn_id));
+    if let Some(seen) = &seen {
         shared.seen.lock().expect("not poisoned").push(seen.clone());
     }
+    let mut seen = move |req: &Request<Incoming>| {
+        seen.take()
+            .unwrap_or_else(|| SeenRequest::of(req, tls, conn_id))
+    };
 
     let mut path = req.uri().path().to_string();
     if let Some(rest) = unprotected(&path) {
         if let Some(auth) = &shared.auth {
             let h2 = req.version() == Version::HTTP_2;
+            let seen = seen(&req);
             let verdict = {
                 let mut conn = ntlm.lock().expect("not poisoned");
                 let conn = (!h2).then_some(&mut *conn);
@@ -566,8 +576,14 @@ async fn route(
     let segments: Vec<&str> = path.trim_start_matches('/').splitn(2, '/').collect();
     match segments.as_slice() {
         [""] => text(StatusCode::OK, HELLO),
-        ["echo"] => echo(req, seen).await,
-        ["headers"] => json(StatusCode::OK, &serde_json::json!(pairs(&seen.headers))),
+        ["echo"] => {
+            let seen = seen(&req);
+            echo(req, seen).await
+        }
+        ["headers"] => json(
+            StatusCode::OK,
+            &serde_json::json!(pairs(&seen(&req).headers)),
+        ),
         ["response-headers"] => response_headers(&query),
         ["close"] => {
             let mut resp = text(StatusCode::OK, HELLO);

@@ -1,7 +1,7 @@
 //! An HTTP/1.1 proxy (CONNECT tunnels and absolute-form forwarding) with fault knobs.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -914,6 +914,13 @@ fn connection_tokens(headers: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
+/// Whether field `name` stays on this hop: hop-by-hop by definition, or listed in
+/// Connection (`listed`, lowercase). Compared in place: copying each name to
+/// lowercase was a quarter of the proxy's allocations per forwarded request.
+fn dropped(name: &str, listed: &[String]) -> bool {
+    is_hop_by_hop(name) || listed.iter().any(|t| name.eq_ignore_ascii_case(t))
+}
+
 fn upstream_request_head(
     head: &RequestHead,
     target: &AbsoluteTarget,
@@ -927,11 +934,10 @@ fn upstream_request_head(
     let listed = connection_tokens(&head.headers);
     let mut has_host = false;
     for (name, value) in &head.headers {
-        let lower = name.to_ascii_lowercase();
-        if is_hop_by_hop(&lower) || listed.contains(&lower) || (drop_expect && lower == "expect") {
+        if dropped(name, &listed) || (drop_expect && name.eq_ignore_ascii_case("expect")) {
             continue;
         }
-        has_host |= lower == "host";
+        has_host |= name.eq_ignore_ascii_case("host");
         push_header(&mut out, name, value);
     }
     if !has_host {
@@ -944,14 +950,13 @@ fn upstream_request_head(
 
 fn client_response_head(resp: &ResponseHead, close: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", resp.code, resp.reason).as_bytes());
+    // A Vec never fails as an io::Write.
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", resp.code, resp.reason);
     let listed = connection_tokens(&resp.headers);
     for (name, value) in &resp.headers {
-        let lower = name.to_ascii_lowercase();
-        if is_hop_by_hop(&lower) || listed.contains(&lower) {
-            continue;
+        if !dropped(name, &listed) {
+            push_header(&mut out, name, value);
         }
-        push_header(&mut out, name, value);
     }
     push_header(&mut out, "Via", "1.1 ferry-lab");
     if close {
