@@ -544,7 +544,7 @@ impl<F> ClientBuilder<F> {
                 pool: Arc::new(Pool::new(self.pool)),
                 proxies,
                 env,
-                defaults_set: DefaultsSet::of(&default_headers),
+                defaults_set: DefaultsSet::of(&default_headers, self.decompress),
                 default_headers,
                 read_timeout: self.read_timeout,
                 total_timeout: self.total_timeout,

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use ferry_proto::h1 as codec;
 use ferry_proto::netrc::Netrc;
 use ferry_proto::select::{self, EnvProxies, ProxyMap};
 use ferry_proto::ProxyScheme;
@@ -25,7 +26,7 @@ use crate::connect::{with_timeout, Connector};
 use crate::cookie::Jar;
 use crate::decode::{Decoder, ACCEPT_ENCODING};
 use crate::error::{BoxError, Error, Kind, ProxyResponse, TimeoutPhase};
-use crate::h1::{Deadline, Failure, H1Body, H1Conn, Wait};
+use crate::h1::{Deadline, Failure, H1Body, H1Conn, RequestHead, Wait};
 use crate::h2::{Driver, InlineExec};
 use crate::head::ResponseHead;
 use crate::pool::{Conn, Pool, Sender};
@@ -549,7 +550,7 @@ impl Client {
                         continue;
                     };
                     let mut head = h1.head(&req.method, &target_form);
-                    self.each_header(&outgoing, |n, v| head.header(n, v));
+                    self.h1_headers(&outgoing, &mut head);
                     let wait = Wait::new(self.inner.read_timeout, deadline);
                     match h1.send(head, &req.method, this_body, wait).await {
                         Ok(head) => {
@@ -854,10 +855,39 @@ impl Client {
         {
             f(&header::ACCEPT_ENCODING, &ACCEPT_ENCODING);
         }
+        self.per_request_headers(out, f);
+    }
+
+    /// The headers of an HTTP/1.1 request into `head`: when the request
+    /// has none of its own, the client's defaults go as the bytes encoded
+    /// when it was built (see [`DefaultsSet::wire`]), the rest one by one.
+    fn h1_headers(&self, out: &Outgoing<'_>, head: &mut RequestHead) {
+        match &self.inner.defaults_set.wire {
+            Some(wire) if out.req.headers.is_empty() => {
+                head.encoded(wire);
+                self.per_request_headers(out, |n, v| head.header(n, v));
+            }
+            _ => self.each_header(out, |n, v| head.header(n, v)),
+        }
+    }
+
+    /// The headers that [`each_header`](Client::each_header) works out for
+    /// each request, after the defaults and the request's own: Host,
+    /// credentials and cookies.
+    fn per_request_headers(
+        &self,
+        out: &Outgoing<'_>,
+        mut f: impl FnMut(&HeaderName, &HeaderValue),
+    ) {
+        let own = &out.req.headers;
+        let has = |name: &HeaderName, in_defaults: bool| {
+            in_defaults || (!own.is_empty() && own.contains_key(name))
+        };
+        let set = &self.inner.defaults_set;
         if !out.h2 && !has(&header::HOST, set.host) {
             f(&header::HOST, out.host);
         }
-        if let (true, Some(v)) = (forward, out.proxy_auth) {
+        if let (RouteKind::Forward, Some(v)) = (out.route.kind(), out.proxy_auth) {
             if !has(&header::PROXY_AUTHORIZATION, set.proxy_authorization) {
                 f(&header::PROXY_AUTHORIZATION, v);
             }
@@ -885,27 +915,56 @@ impl Client {
     }
 }
 
-/// Which of the headers ferry may add are among the client's default
-/// headers: known when the client is built, so that a request need not
-/// look them up.
-#[derive(Clone, Copy, Debug, Default)]
+/// What the client's default headers hold, known when the client is built
+/// so that a request need not look it up: which of the headers ferry may
+/// add are among them, and their HTTP/1.1 encoding.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct DefaultsSet {
     accept_encoding: bool,
     range: bool,
     host: bool,
     proxy_authorization: bool,
     cookie: bool,
+    /// The default headers as HTTP/1.1 sends them for a request without
+    /// headers of its own, `Accept-Encoding` included when ferry adds it.
+    /// `None` when a request may have to leave one of them out or it
+    /// frames the body (Host, credentials, Content-Length,
+    /// Transfer-Encoding): those go through [`Client::each_header`].
+    ///
+    /// Encoding the defaults field by field cost about 420 of the
+    /// client's 11,800 instructions per request in scenario 4a.
+    wire: Option<Box<[u8]>>,
 }
 
 impl DefaultsSet {
-    pub(crate) fn of(defaults: &HeaderMap) -> DefaultsSet {
-        DefaultsSet {
+    pub(crate) fn of(defaults: &HeaderMap, decompress: bool) -> DefaultsSet {
+        let mut set = DefaultsSet {
             accept_encoding: defaults.contains_key(header::ACCEPT_ENCODING),
             range: defaults.contains_key(header::RANGE),
             host: defaults.contains_key(header::HOST),
             proxy_authorization: defaults.contains_key(header::PROXY_AUTHORIZATION),
             cookie: defaults.contains_key(header::COOKIE),
+            wire: None,
+        };
+        let special = [
+            header::HOST,
+            header::PROXY_AUTHORIZATION,
+            header::AUTHORIZATION,
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+        ];
+        if !special.iter().any(|name| defaults.contains_key(name)) {
+            let mut wire = Vec::new();
+            for (name, value) in defaults {
+                codec::encode_header(&mut wire, name.as_str(), value.as_bytes());
+            }
+            if decompress && !set.accept_encoding && !set.range {
+                let name = header::ACCEPT_ENCODING;
+                codec::encode_header(&mut wire, name.as_str(), ACCEPT_ENCODING.as_bytes());
+            }
+            set.wire = Some(wire.into_boxed_slice());
         }
+        set
     }
 }
 

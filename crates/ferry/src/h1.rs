@@ -216,6 +216,12 @@ impl RequestHead {
         }
         codec::encode_header(&mut self.out, name.as_str(), value.as_bytes());
     }
+
+    /// Fields already encoded, none of them Content-Length or
+    /// Transfer-Encoding.
+    pub(crate) fn encoded(&mut self, fields: &[u8]) {
+        self.out.extend_from_slice(fields);
+    }
 }
 
 /// The head of a response, and how its body is framed.

@@ -699,3 +699,114 @@ async fn request_futures_are_static_and_outlive_the_client_handle() {
     let err = client().get("not a url").send().await.unwrap_err();
     assert_eq!(err.kind(), Kind::InvalidUrl, "{err}");
 }
+
+/// Answers every request on one kept-alive connection with an empty 200
+/// and hands over each request head as received, one line per field.
+async fn head_recorder() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if socket.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8(head).unwrap();
+                    let _ = tx.send(head.lines().skip(1).map(str::to_owned).collect());
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    socket.write_all(ok).await.unwrap();
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/"), rx)
+}
+
+/// The field lines of a head, sorted, without the blank end line.
+fn sorted(mut lines: Vec<String>) -> Vec<String> {
+    lines.retain(|l| !l.is_empty());
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn default_headers_go_once_and_a_request_s_own_win() {
+    let (url, mut heads) = head_recorder().await;
+    let mut defaults = ferry::header::HeaderMap::new();
+    defaults.insert("x-team", "blue".parse().unwrap());
+    defaults.insert(ferry::header::ACCEPT, "text/plain".parse().unwrap());
+    let client = Client::builder()
+        .trust_env(false)
+        .user_agent("ua-test/1")
+        .default_headers(defaults)
+        .build()
+        .unwrap();
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+
+    // Without headers of its own: the defaults, ferry's Accept-Encoding
+    // and Host, each once.
+    client.get(&url).send().await.unwrap();
+    let bare = sorted(heads.recv().await.unwrap());
+    assert_eq!(
+        bare,
+        sorted(vec![
+            "x-team: blue".into(),
+            "accept: text/plain".into(),
+            "user-agent: ua-test/1".into(),
+            "accept-encoding: gzip, deflate, br, zstd".into(),
+            format!("host: {host}"),
+        ])
+    );
+
+    // A header of its own that no default has: the same fields plus it.
+    client.get(&url).header("x-own", "1").send().await.unwrap();
+    let mut own = sorted(heads.recv().await.unwrap());
+    own.retain(|l| l != "x-own: 1");
+    assert_eq!(own, bare);
+
+    // Its own Accept and Accept-Encoding replace the default and ferry's.
+    client
+        .get(&url)
+        .header("accept", "application/json")
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    let replaced = sorted(heads.recv().await.unwrap());
+    assert!(replaced.contains(&"accept: application/json".to_string()));
+    assert!(replaced.contains(&"accept-encoding: identity".to_string()));
+    assert_eq!(
+        replaced.iter().filter(|l| l.starts_with("accept")).count(),
+        2
+    );
+
+    // A default Host (sent as given, once) and a default Accept-Encoding
+    // (ferry adds none of its own).
+    let mut defaults = ferry::header::HeaderMap::new();
+    defaults.insert(ferry::header::HOST, "example.test".parse().unwrap());
+    defaults.insert(ferry::header::ACCEPT_ENCODING, "gzip".parse().unwrap());
+    let client = Client::builder()
+        .trust_env(false)
+        .default_headers(defaults)
+        .build()
+        .unwrap();
+    client.get(&url).send().await.unwrap();
+    let head = sorted(heads.recv().await.unwrap());
+    assert_eq!(head.iter().filter(|l| l.starts_with("host:")).count(), 1);
+    assert!(head.contains(&"host: example.test".to_string()));
+    assert_eq!(
+        head.iter()
+            .filter(|l| l.starts_with("accept-encoding:"))
+            .collect::<Vec<_>>(),
+        ["accept-encoding: gzip"]
+    );
+}
