@@ -849,10 +849,11 @@ impl Client {
                 f(name, value);
             }
         }
-        if self.inner.decompress
-            && !has(&header::ACCEPT_ENCODING, set.accept_encoding)
-            && !has(&header::RANGE, set.range)
-        {
+        if adds_accept_encoding(
+            self.inner.decompress,
+            has(&header::ACCEPT_ENCODING, set.accept_encoding),
+            has(&header::RANGE, set.range),
+        ) {
             f(&header::ACCEPT_ENCODING, &ACCEPT_ENCODING);
         }
         self.per_request_headers(out, f);
@@ -958,7 +959,7 @@ impl DefaultsSet {
             for (name, value) in defaults {
                 codec::encode_header(&mut wire, name.as_str(), value.as_bytes());
             }
-            if decompress && !set.accept_encoding && !set.range {
+            if adds_accept_encoding(decompress, set.accept_encoding, set.range) {
                 let name = header::ACCEPT_ENCODING;
                 codec::encode_header(&mut wire, name.as_str(), ACCEPT_ENCODING.as_bytes());
             }
@@ -966,6 +967,13 @@ impl DefaultsSet {
         }
         set
     }
+}
+
+/// Whether ferry adds its own `Accept-Encoding`: when it decompresses, and
+/// the request (or the defaults) set neither `Accept-Encoding` nor `Range`
+/// (a range of an encoded body would not decode).
+fn adds_accept_encoding(decompress: bool, has_accept_encoding: bool, has_range: bool) -> bool {
+    decompress && !has_accept_encoding && !has_range
 }
 
 /// What decides the headers of one request as sent (see

@@ -522,30 +522,6 @@ fn set_timeout(io: &BoxSyncIo, current: &mut Option<Duration>, wait: Wait) -> io
     Ok(())
 }
 
-/// Writes `bytes` from `*from` on and flushes, as far as `io` takes them
-/// now: `Ok(true)` when all went out, `Ok(false)` when a write or the
-/// flush has to wait (`*from` tells how far it got; the waker is set).
-fn write_now(
-    io: &mut BoxIo,
-    cx: &mut Context<'_>,
-    bytes: &[u8],
-    from: &mut usize,
-) -> io::Result<bool> {
-    while *from < bytes.len() {
-        match Pin::new(&mut *io).poll_write(cx, &bytes[*from..]) {
-            Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
-            Poll::Ready(Ok(n)) => *from += n,
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => return Ok(false),
-        }
-    }
-    match Pin::new(&mut *io).poll_flush(cx) {
-        Poll::Ready(Ok(())) => Ok(true),
-        Poll::Ready(Err(e)) => Err(e),
-        Poll::Pending => Ok(false),
-    }
-}
-
 /// Whether writes that keep moving are due a look for an early answer,
 /// the last look having been at `looked` (when, after how many bytes): once
 /// [`WATCH_SLICE`] has passed or [`WATCH_BYTES`] have gone out since. The
@@ -771,7 +747,20 @@ impl H1Conn {
             // scenario 4a). A write that has to wait goes on there, where
             // an early answer is watched for meanwhile.
             if out.len() <= COALESCE {
-                match poll_fn(|cx| Poll::Ready(write_now(io, cx, &out, &mut from))).await {
+                // `poll_send` with nothing to read into and no looks: it
+                // only writes and flushes; a wait ends this attempt.
+                let mut flushed = false;
+                let attempt = poll_fn(|cx| {
+                    let progress = (&mut from, &mut flushed);
+                    Poll::Ready(
+                        match poll_send(io, cx, &out, progress, &mut [], &mut None) {
+                            Poll::Ready(Ok(_)) => Ok(true),
+                            Poll::Ready(Err(e)) => Err(e),
+                            Poll::Pending => Ok(false),
+                        },
+                    )
+                });
+                match attempt.await {
                     Ok(true) => {
                         self.out = out;
                         self.out.clear();
