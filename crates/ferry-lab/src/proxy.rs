@@ -1,7 +1,8 @@
 //! An HTTP/1.1 proxy (CONNECT tunnels and absolute-form forwarding) with fault knobs.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::ca::{TestCa, LOOPBACK_NAMES};
 use crate::http1::{
-    has_token, header, keeps_alive, read_request_head, read_response_head, relay_body,
+    header, lists_token, push_header, read_request_head, read_response_head, relay_body,
     request_framing, response_framing, BufIo, Framing, HeadError, RelayError, RequestHead,
     ResponseHead,
 };
@@ -27,6 +28,10 @@ const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
 const MAX_UPSTREAMS: usize = 16;
 /// The body of every 407.
 const AUTH_REQUIRED_BODY: &[u8] = b"ferry-lab: proxy authentication required\n";
+/// The Via line added to forwarded heads, written whole rather than from its parts.
+const VIA_LINE: &[u8] = b"Via: 1.1 ferry-lab\r\n";
+/// The line that closes a forwarded response's connection.
+const CLOSE_LINE: &[u8] = b"Connection: close\r\n";
 
 /// A misbehaviour a [`LabProxy`] shows on every request.
 ///
@@ -509,9 +514,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
                 .lock()
                 .expect("not poisoned")
                 .push(ProxySeen {
-                    method: head.method.clone(),
-                    target: head.target.clone(),
-                    headers: head.headers.clone(),
+                    method: head.method().to_string(),
+                    target: head.target().to_string(),
+                    headers: head
+                        .headers()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect(),
                     conn_id: self.conn_id,
                 });
         }
@@ -574,12 +582,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
     async fn behave(&mut self, head: RequestHead) -> Next {
         let shared = self.shared.clone();
         if let Some(auth) = &shared.auth {
-            let challenges =
-                match auth.check(&head.method, &head.target, &head.headers, &mut self.ntlm) {
-                    Verdict::Pass => None,
-                    Verdict::Challenge { stale } => Some(auth.challenges(stale)),
-                    Verdict::NtlmType2(value) => Some(vec![value]),
-                };
+            let challenges = match auth.check(&head, &mut self.ntlm) {
+                Verdict::Pass => None,
+                Verdict::Challenge { stale } => Some(auth.challenges(stale)),
+                Verdict::NtlmType2(value) => Some(vec![value]),
+            };
             if let Some(challenges) = challenges {
                 let extra: Vec<(&str, &str)> = challenges
                     .iter()
@@ -596,11 +603,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
                     .await;
             }
         }
-        if head.method.eq_ignore_ascii_case("CONNECT") {
+        if head.method().eq_ignore_ascii_case("CONNECT") {
             return self.tunnel(head).await;
         }
-        match AbsoluteTarget::parse(&head.target) {
-            Ok(target) => self.forward(head, target).await,
+        match AbsoluteTarget::parse(head.target()) {
+            Ok(target) => self.forward(&head, target).await,
             Err(why) => {
                 self.answer(&head, 400, "Bad Request", &[], why.as_bytes())
                     .await
@@ -609,14 +616,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
     }
 
     async fn tunnel(&mut self, head: RequestHead) -> Next {
-        if !valid_connect_target(&head.target) {
+        if !valid_connect_target(head.target()) {
             let why = b"ferry-lab: CONNECT needs a host:port target\n";
             return self.answer(&head, 400, "Bad Request", &[], why).await;
         }
-        let mut upstream = match TcpStream::connect(head.target.as_str()).await {
+        let mut upstream = match TcpStream::connect(head.target()).await {
             Ok(s) => s,
             Err(e) => {
-                let why = format!("ferry-lab: cannot connect to {}: {e}\n", head.target);
+                let why = format!("ferry-lab: cannot connect to {}: {e}\n", head.target());
                 return self
                     .answer(&head, 502, "Bad Gateway", &[], why.as_bytes())
                     .await;
@@ -646,13 +653,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
             self.client.buf.clear();
         }
         if let Err(e) = tokio::io::copy_bidirectional(&mut self.client.io, &mut upstream).await {
-            tracing::debug!("ferry-lab proxy: tunnel to {} ended: {e}", head.target);
+            tracing::debug!("ferry-lab proxy: tunnel to {} ended: {e}", head.target());
         }
         Next::Done
     }
 
-    async fn forward(&mut self, head: RequestHead, target: AbsoluteTarget) -> Next {
-        let framing = match request_framing(&head) {
+    async fn forward(&mut self, head: &RequestHead, target: AbsoluteTarget<'_>) -> Next {
+        let framing = match request_framing(head) {
             Ok(f) => f,
             Err(why) => {
                 return self
@@ -660,19 +667,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
                     .await
             }
         };
-        let client_keep = keeps_alive(head.minor, &head.headers);
+        let client_keep = head.keeps_alive();
         // The proxy answers 100-continue itself rather than relaying the origin's,
         // so it never waits on a body the client is holding back.
-        let expect =
-            framing != Framing::Empty && has_token(&head.headers, "expect", "100-continue");
-        let upstream_head = upstream_request_head(&head, &target, expect);
-        let key = target.authority.to_ascii_lowercase();
+        let expect = framing != Framing::Empty && head.has_token("expect", "100-continue");
+        let upstream_head = upstream_request_head(head, &target, expect);
+        // The pool's key for this origin, kept from the entry taken out so that
+        // putting the connection back needs no new lowercase copy.
+        let mut key = None;
 
         let mut retried = false;
         let (mut up, resp) = loop {
-            let (mut up, reused) = match self.take_upstream(&key) {
-                Some(up) => (up, true),
-                None => match TcpStream::connect(target.connect_addr.as_str()).await {
+            let (mut up, reused) = match self.take_upstream(target.authority) {
+                Some((taken, up)) => {
+                    key = Some(taken);
+                    (up, true)
+                }
+                None => match TcpStream::connect(target.connect_addr().as_str()).await {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
                         (BufIo::new(s), false)
@@ -681,7 +692,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
                         let why =
                             format!("ferry-lab: cannot connect to {}: {e}\n", target.authority);
                         return self
-                            .answer(&head, 502, "Bad Gateway", &[], why.as_bytes())
+                            .answer(head, 502, "Bad Gateway", &[], why.as_bytes())
                             .await;
                     }
                 },
@@ -732,9 +743,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
             }
         };
 
-        let resp_framing = response_framing(&resp, &head.method);
-        let upstream_keep =
-            keeps_alive(resp.minor, &resp.headers) && resp_framing != Framing::UntilClose;
+        let resp_framing = response_framing(&resp, head.method());
+        let upstream_keep = resp.keeps_alive() && resp_framing != Framing::UntilClose;
         let close = !client_keep || resp_framing == Framing::UntilClose;
         let out = client_response_head(&resp, close);
         match relay_body(&mut up, &mut self.client.io, resp_framing, &out).await {
@@ -744,6 +754,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
             Err(RelayError::Write(_)) => return Next::Done,
         }
         if upstream_keep {
+            let key = key.unwrap_or_else(|| target.authority.to_ascii_lowercase());
             self.put_upstream(key, up);
         }
         if close {
@@ -766,8 +777,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
                 return Ok(resp);
             }
             if !(expect && resp.code == 100) {
-                let mut out = format!("HTTP/1.1 {} {}\r\n", resp.code, resp.reason).into_bytes();
-                for (n, v) in &resp.headers {
+                let mut out = format!("HTTP/1.1 {} {}\r\n", resp.code, resp.reason()).into_bytes();
+                for (n, v) in resp.headers() {
                     push_header(&mut out, n, v);
                 }
                 out.extend_from_slice(b"\r\n");
@@ -776,9 +787,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
         }
     }
 
-    fn take_upstream(&mut self, key: &str) -> Option<BufIo<TcpStream>> {
-        let at = self.upstreams.iter().position(|(k, _)| k == key)?;
-        Some(self.upstreams.swap_remove(at).1)
+    /// Takes out a kept connection to `authority` and its key. Keys are stored
+    /// lowercase, so comparing without regard to case matches what comparing with a
+    /// lowercased copy of `authority` would, without making that copy.
+    fn take_upstream(&mut self, authority: &str) -> Option<(String, BufIo<TcpStream>)> {
+        let at = self
+            .upstreams
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(authority))?;
+        Some(self.upstreams.swap_remove(at))
     }
 
     fn put_upstream(&mut self, key: String, up: BufIo<TcpStream>) {
@@ -819,11 +836,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
         let framing = request_framing(head);
         // A client waiting for 100 Continue may never send its body: don't wait for it.
         let body_held_back = matches!(framing, Ok(f) if f != Framing::Empty)
-            && has_token(&head.headers, "expect", "100-continue");
-        let close = force_close
-            || framing.is_err()
-            || body_held_back
-            || !keeps_alive(head.minor, &head.headers);
+            && head.has_token("expect", "100-continue");
+        let close = force_close || framing.is_err() || body_held_back || !head.keeps_alive();
         match self.write_simple(status, reason, extra, body, close).await {
             Next::KeepAlive => self.skip_request_body(head).await,
             other => other,
@@ -863,7 +877,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientConn<S> {
             return Next::Close;
         };
         match relay_body(&mut self.client, &mut tokio::io::sink(), framing, &[]).await {
-            Ok(()) if keeps_alive(head.minor, &head.headers) => Next::KeepAlive,
+            Ok(()) if head.keeps_alive() => Next::KeepAlive,
             Ok(()) => Next::Close,
             Err(_) => Next::Done,
         }
@@ -878,13 +892,6 @@ fn describe(e: &HeadError) -> String {
         HeadError::Invalid(why) => format!("invalid response head: {why}"),
         HeadError::TooLarge => "response head too large".to_string(),
     }
-}
-
-fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Headers that describe one hop, never passed on (RFC 9110 section 7.6.1).
@@ -903,64 +910,73 @@ fn is_hop_by_hop(name: &str) -> bool {
     .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// Header names listed in Connection, which are hop-by-hop too.
-fn connection_tokens(headers: &[(String, String)]) -> Vec<String> {
-    headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
-        .collect()
+/// Whether field `name` stays on this hop: hop-by-hop by definition, or listed in
+/// `connection`, the values of the Connection headers (`None` when there are
+/// none, so that the usual head is not scanned again for each field). Compared in
+/// place, with no lowercase copies or list of tokens.
+fn dropped<'a>(name: &str, connection: Option<impl Iterator<Item = &'a str>>) -> bool {
+    is_hop_by_hop(name) || connection.is_some_and(|values| lists_token(values, name))
 }
 
-/// Whether field `name` stays on this hop: hop-by-hop by definition, or listed in
-/// Connection (`listed`, lowercase). Compared in place: copying each name to
-/// lowercase was a quarter of the proxy's allocations per forwarded request.
-fn dropped(name: &str, listed: &[String]) -> bool {
-    is_hop_by_hop(name) || listed.iter().any(|t| name.eq_ignore_ascii_case(t))
+/// The digits of `n` in decimal, as `{n}` formats it, without the formatting
+/// machinery: `&digits[start..]` of the returned pair.
+fn decimal(mut n: u16) -> ([u8; 5], usize) {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return (digits, start);
+        }
+    }
 }
 
 fn upstream_request_head(
     head: &RequestHead,
-    target: &AbsoluteTarget,
+    target: &AbsoluteTarget<'_>,
     drop_expect: bool,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(head.method.as_bytes());
+    // Sized from the head as received: the absolute-form target shrinks to a path,
+    // which with the slack leaves room for Host and Via, so one allocation serves.
+    let mut out = Vec::with_capacity(head.text_len() + 64);
+    out.extend_from_slice(head.method().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let listed = connection_tokens(&head.headers);
+    let any_connection = head.header("connection").is_some();
     let mut has_host = false;
-    for (name, value) in &head.headers {
-        if dropped(name, &listed) || (drop_expect && name.eq_ignore_ascii_case("expect")) {
-            continue;
-        }
-        has_host |= name.eq_ignore_ascii_case("host");
-        push_header(&mut out, name, value);
-    }
+    head.push_headers(&mut out, |name| {
+        let skip = dropped(name, any_connection.then(|| head.values("connection")))
+            || (drop_expect && name.eq_ignore_ascii_case("expect"));
+        let keep = !skip;
+        has_host |= keep && name.eq_ignore_ascii_case("host");
+        keep
+    });
     if !has_host {
-        push_header(&mut out, "Host", &target.authority);
+        push_header(&mut out, "Host", target.authority);
     }
-    push_header(&mut out, "Via", "1.1 ferry-lab");
+    out.extend_from_slice(VIA_LINE);
     out.extend_from_slice(b"\r\n");
     out
 }
 
 fn client_response_head(resp: &ResponseHead, close: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    // A Vec never fails as an io::Write.
-    let _ = write!(out, "HTTP/1.1 {} {}\r\n", resp.code, resp.reason);
-    let listed = connection_tokens(&resp.headers);
-    for (name, value) in &resp.headers {
-        if !dropped(name, &listed) {
-            push_header(&mut out, name, value);
-        }
-    }
-    push_header(&mut out, "Via", "1.1 ferry-lab");
+    let mut out = Vec::with_capacity(resp.text_len() + 64);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    let (digits, start) = decimal(resp.code);
+    out.extend_from_slice(&digits[start..]);
+    out.push(b' ');
+    out.extend_from_slice(resp.reason().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let any_connection = resp.header("connection").is_some();
+    resp.push_headers(&mut out, |name| {
+        !dropped(name, any_connection.then(|| resp.values("connection")))
+    });
+    out.extend_from_slice(VIA_LINE);
     if close {
-        push_header(&mut out, "Connection", "close");
+        out.extend_from_slice(CLOSE_LINE);
     }
     out.extend_from_slice(b"\r\n");
     out
@@ -987,48 +1003,59 @@ fn valid_connect_target(target: &str) -> bool {
     !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok()
 }
 
-/// An absolute-form `http://` request-target split for forwarding.
+/// An absolute-form `http://` request-target split for forwarding, borrowing from
+/// the request head.
 #[derive(Debug, PartialEq, Eq)]
-struct AbsoluteTarget {
+struct AbsoluteTarget<'a> {
     /// `host[:port]` as written (userinfo dropped): the Host value when none was sent.
-    authority: String,
-    /// `host:port` for connecting, port defaulted to 80.
-    connect_addr: String,
-    /// Origin-form path and query, never empty.
-    path: String,
+    authority: &'a str,
+    /// The host part of `authority`, brackets kept around an IPv6 address.
+    host: &'a str,
+    /// The port, 80 when none was written.
+    port: u16,
+    /// Origin-form path and query, never empty; copied only when a `/` has to be
+    /// put in front (`http://host?query`, `http://host`).
+    path: Cow<'a, str>,
 }
 
-impl AbsoluteTarget {
-    fn parse(target: &str) -> Result<AbsoluteTarget, String> {
-        let scheme_end = target.find("://").unwrap_or(0);
-        let scheme = &target[..scheme_end];
-        if scheme_end == 0 {
-            return Err(format!(
-                "ferry-lab is a proxy: request-target {target:?} is not absolute-form (http://host/path)\n"
-            ));
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(format!(
-                "ferry-lab forwards only http:// targets, not {scheme}:// (use CONNECT)\n"
-            ));
-        }
-        let rest = &target[scheme_end + 3..];
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+impl<'a> AbsoluteTarget<'a> {
+    fn parse(target: &'a str) -> Result<AbsoluteTarget<'a>, String> {
+        // The only scheme forwarded, compared as bytes; everything else is an error,
+        // worded by `not_http`.
+        let rest = match target.as_bytes().get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case(b"http://") => &target[7..],
+            _ => return Err(not_http(target)),
+        };
+        // The delimiters are ASCII, so byte positions are char boundaries.
+        let end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(rest.len());
         let authority = &rest[..end];
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-        let mut path = rest[end..].split('#').next().unwrap_or("").to_string();
-        if !path.starts_with('/') {
-            path.insert(0, '/');
-        }
+        let authority = match authority.bytes().rposition(|b| b == b'@') {
+            Some(at) => &authority[at + 1..],
+            None => authority,
+        };
+        let path = &rest[end..];
+        let path = &path[..path.bytes().position(|b| b == b'#').unwrap_or(path.len())];
+        let path = if path.starts_with('/') {
+            Cow::Borrowed(path)
+        } else {
+            let mut slashed = String::with_capacity(path.len() + 1);
+            slashed.push('/');
+            slashed.push_str(path);
+            Cow::Owned(slashed)
+        };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
+            let close = v6
+                .find(']')
                 .ok_or_else(|| format!("bad IPv6 authority in {target:?}\n"))?;
-            (format!("[{host}]"), after.strip_prefix(':'))
+            // The host keeps its brackets: `[`, the address, `]`.
+            (&authority[..close + 2], v6[close + 1..].strip_prefix(':'))
         } else {
             match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), Some(p)),
-                None => (authority.to_string(), None),
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
             }
         };
         let port: u16 = match port {
@@ -1039,10 +1066,37 @@ impl AbsoluteTarget {
             return Err(format!("no host in {target:?}\n"));
         }
         Ok(AbsoluteTarget {
-            authority: authority.to_string(),
-            connect_addr: format!("{host}:{port}"),
+            authority,
+            host,
+            port,
             path,
         })
+    }
+
+    /// `host:port` for connecting. Built only when a new upstream connection is
+    /// made: most requests reuse a kept one.
+    fn connect_addr(&self) -> String {
+        let (digits, start) = decimal(self.port);
+        let mut addr = String::with_capacity(self.host.len() + 1 + digits.len() - start);
+        addr.push_str(self.host);
+        addr.push(':');
+        addr.extend(digits[start..].iter().copied().map(char::from));
+        addr
+    }
+}
+
+/// Why a request-target that does not start with `http://` is refused.
+fn not_http(target: &str) -> String {
+    match target.find("://") {
+        // No scheme at all (or nothing before `://`).
+        None | Some(0) => format!(
+            "ferry-lab is a proxy: request-target {target:?} is not absolute-form (http://host/path)\n"
+        ),
+        // Any `http` scheme took the other branch in `AbsoluteTarget::parse`.
+        Some(end) => format!(
+            "ferry-lab forwards only http:// targets, not {}:// (use CONNECT)\n",
+            &target[..end]
+        ),
     }
 }
 
@@ -1055,17 +1109,105 @@ mod tests {
     fn absolute_targets() {
         let t = AbsoluteTarget::parse("http://127.0.0.1:8080/a?b=1#frag").unwrap();
         assert_eq!(t.authority, "127.0.0.1:8080");
-        assert_eq!(t.connect_addr, "127.0.0.1:8080");
+        assert_eq!(t.connect_addr(), "127.0.0.1:8080");
         assert_eq!(t.path, "/a?b=1");
         let t = AbsoluteTarget::parse("HTTP://u:p@example?x").unwrap();
         assert_eq!(t.authority, "example");
-        assert_eq!(t.connect_addr, "example:80");
+        assert_eq!(t.connect_addr(), "example:80");
         assert_eq!(t.path, "/?x");
         let t = AbsoluteTarget::parse("http://[::1]:9/").unwrap();
-        assert_eq!(t.connect_addr, "[::1]:9");
+        assert_eq!(t.connect_addr(), "[::1]:9");
         assert!(AbsoluteTarget::parse("/echo").is_err());
         assert!(AbsoluteTarget::parse("https://example/").is_err());
         assert!(AbsoluteTarget::parse("http:///x").is_err());
+    }
+
+    /// Every accepted form and every error, worded as before the parse borrowed
+    /// from the head.
+    #[test]
+    fn absolute_target_edges() {
+        fn ok(target: &str) -> (String, String, String) {
+            let t = AbsoluteTarget::parse(target).unwrap();
+            (
+                t.authority.to_string(),
+                t.connect_addr(),
+                t.path.into_owned(),
+            )
+        }
+        fn owned(a: &str, c: &str, p: &str) -> (String, String, String) {
+            (a.to_string(), c.to_string(), p.to_string())
+        }
+        assert_eq!(ok("http://h"), owned("h", "h:80", "/"));
+        assert_eq!(ok("hTtP://H:8/"), owned("H:8", "H:8", "/"));
+        assert_eq!(ok("http://h:/p"), owned("h:", "h:80", "/p"));
+        assert_eq!(ok("http://h:65535/p"), owned("h:65535", "h:65535", "/p"));
+        assert_eq!(ok("http://h:0"), owned("h:0", "h:0", "/"));
+        assert_eq!(ok("http://h:+81/"), owned("h:+81", "h:81", "/"));
+        assert_eq!(ok("http://h#f/x"), owned("h", "h:80", "/"));
+        assert_eq!(ok("http://h/p#f?g"), owned("h", "h:80", "/p"));
+        assert_eq!(ok("http://h?q#f"), owned("h", "h:80", "/?q"));
+        assert_eq!(ok("http://h/a://b"), owned("h", "h:80", "/a://b"));
+        assert_eq!(ok("http://a@b@h:1/p"), owned("h:1", "h:1", "/p"));
+        assert_eq!(
+            ok("http://u:p@[::1]:9/x"),
+            owned("[::1]:9", "[::1]:9", "/x")
+        );
+        assert_eq!(ok("http://[::1]"), owned("[::1]", "[::1]:80", "/"));
+        assert_eq!(ok("http://[::1]:/"), owned("[::1]:", "[::1]:80", "/"));
+        // Bytes after `]` that are not a port are ignored, as they always were.
+        assert_eq!(ok("http://[::1]x/"), owned("[::1]x", "[::1]:80", "/"));
+        assert_eq!(
+            ok("http://[fe80::1%25eth0]:8/"),
+            owned("[fe80::1%25eth0]:8", "[fe80::1%25eth0]:8", "/")
+        );
+        assert_eq!(ok("http://hé:1/ü"), owned("hé:1", "hé:1", "/ü"));
+
+        let err = |target: &str| AbsoluteTarget::parse(target).unwrap_err();
+        let not_absolute = |target: &str| {
+            format!(
+                "ferry-lab is a proxy: request-target {target:?} is not absolute-form (http://host/path)\n"
+            )
+        };
+        assert_eq!(err("/echo"), not_absolute("/echo"));
+        assert_eq!(err("*"), not_absolute("*"));
+        assert_eq!(err("://h/"), not_absolute("://h/"));
+        assert_eq!(err("http:/h/"), not_absolute("http:/h/"));
+        assert_eq!(err("http"), not_absolute("http"));
+        assert_eq!(err("é"), not_absolute("é"));
+        assert_eq!(
+            err("https://h/"),
+            "ferry-lab forwards only http:// targets, not https:// (use CONNECT)\n"
+        );
+        assert_eq!(
+            err("httpx://h/"),
+            "ferry-lab forwards only http:// targets, not httpx:// (use CONNECT)\n"
+        );
+        assert_eq!(
+            err("ws:http://h/"),
+            "ferry-lab forwards only http:// targets, not ws:http:// (use CONNECT)\n"
+        );
+        assert_eq!(
+            err("http://[::1/"),
+            "bad IPv6 authority in \"http://[::1/\"\n"
+        );
+        assert_eq!(err("http://h:x/"), "bad port in \"http://h:x/\"\n");
+        assert_eq!(err("http://h:65536/"), "bad port in \"http://h:65536/\"\n");
+        assert_eq!(err("http://[::1]:x/"), "bad port in \"http://[::1]:x/\"\n");
+        // The port is checked before the host.
+        assert_eq!(err("http://:x/"), "bad port in \"http://:x/\"\n");
+        assert_eq!(err("http://"), "no host in \"http://\"\n");
+        assert_eq!(err("http://:80/"), "no host in \"http://:80/\"\n");
+        assert_eq!(err("http://u@/p"), "no host in \"http://u@/p\"\n");
+        assert_eq!(err("http://[]:80/"), "no host in \"http://[]:80/\"\n");
+        assert_eq!(err("http://?q"), "no host in \"http://?q\"\n");
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for n in [0u16, 7, 10, 99, 100, 404, 8080, 65535] {
+            let (digits, start) = decimal(n);
+            assert_eq!(&digits[start..], n.to_string().as_bytes());
+        }
     }
 
     #[test]
@@ -1088,28 +1230,74 @@ mod tests {
         }
     }
 
+    fn request(raw: &str) -> RequestHead {
+        RequestHead::parse(raw.as_bytes()).unwrap().unwrap().0
+    }
+
     #[test]
     fn forwarded_head_drops_hop_by_hop() {
-        let head = RequestHead {
-            method: "GET".into(),
-            target: "http://o:1/p".into(),
-            minor: 1,
-            headers: [
-                ("Proxy-Authorization", "Basic x"),
-                ("Connection", "keep-alive, X-Hop"),
-                ("X-Hop", "1"),
-                ("Proxy-Connection", "keep-alive"),
-                ("Accept", "*/*"),
-            ]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect(),
-        };
-        let target = AbsoluteTarget::parse(&head.target).unwrap();
+        let head = request(
+            "GET http://o:1/p HTTP/1.1\r\n\
+             Proxy-Authorization: Basic x\r\n\
+             Connection: keep-alive, X-Hop\r\n\
+             X-Hop: 1\r\n\
+             Proxy-Connection: keep-alive\r\n\
+             Accept: */*\r\n\r\n",
+        );
+        let target = AbsoluteTarget::parse(head.target()).unwrap();
         let out = upstream_request_head(&head, &target, false);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "GET /p HTTP/1.1\r\nAccept: */*\r\nHost: o:1\r\nVia: 1.1 ferry-lab\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn forwarded_head_keeps_host_and_drops_expect_when_asked() {
+        let head = request(
+            "POST HTTP://O:1?q HTTP/1.0\r\n\
+             host: o:1\r\n\
+             Connection: , x-a ,X-B\r\n\
+             connection: TE\r\n\
+             X-A: 1\r\n\
+             x-b: 2\r\n\
+             X-C: 3\r\n\
+             TE: trailers\r\n\
+             Expect: 100-continue\r\n\
+             Content-Length: 1\r\n\r\n",
+        );
+        let target = AbsoluteTarget::parse(head.target()).unwrap();
+        let out = upstream_request_head(&head, &target, true);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST /?q HTTP/1.1\r\nhost: o:1\r\nX-C: 3\r\nContent-Length: 1\r\n\
+             Via: 1.1 ferry-lab\r\n\r\n"
+        );
+        let out = upstream_request_head(&head, &target, false);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("\r\nExpect: 100-continue\r\n"));
+    }
+
+    #[test]
+    fn client_head_drops_hop_by_hop() {
+        let resp = |raw: &str| ResponseHead::parse(raw.as_bytes()).unwrap().unwrap().0;
+        let r = resp(
+            "HTTP/1.0 200 Fine\r\n\
+             Connection: x-hop\r\n\
+             X-Hop: 1\r\n\
+             Keep-Alive: timeout=5\r\n\
+             Content-Length: 2\r\n\r\n",
+        );
+        assert_eq!(
+            String::from_utf8(client_response_head(&r, true)).unwrap(),
+            "HTTP/1.1 200 Fine\r\nContent-Length: 2\r\nVia: 1.1 ferry-lab\r\n\
+             Connection: close\r\n\r\n"
+        );
+        let r = resp("HTTP/1.1 099\r\nX: y\r\n\r\n");
+        assert_eq!(
+            String::from_utf8(client_response_head(&r, false)).unwrap(),
+            "HTTP/1.1 99 \r\nX: y\r\nVia: 1.1 ferry-lab\r\n\r\n"
         );
     }
 }

@@ -32,7 +32,7 @@ use ferry_proto::auth::{parse_challenges, Challenge, Scheme};
 use md5::Md5;
 use sha2::{Digest as _, Sha256, Sha512_256};
 
-use crate::http1::header;
+use crate::http1::{header, RequestHead};
 
 /// The realm of every lab challenge.
 pub(crate) const REALM: &str = "ferry-lab";
@@ -207,7 +207,20 @@ impl ServerAuth {
         headers: &[(String, String)],
         ntlm: Option<&mut NtlmConn>,
     ) -> Verdict {
-        let value = header(headers, self.role.credentials_header()).map(str::trim);
+        let value = header(headers, self.role.credentials_header());
+        self.check_value(method, target, value, ntlm)
+    }
+
+    /// [`Self::check`] given the value of the credentials header, wherever the
+    /// request's headers are kept.
+    fn check_value(
+        &self,
+        method: &str,
+        target: &str,
+        value: Option<&str>,
+        ntlm: Option<&mut NtlmConn>,
+    ) -> Verdict {
+        let value = value.map(str::trim);
         let ntlm_message = value.and_then(ntlm_message);
         let mut no_ntlm = NtlmConn::Idle;
         let ntlm_possible = ntlm.is_some();
@@ -345,14 +358,10 @@ impl ProxyAuth {
     }
 
     /// Checks the request's `Proxy-Authorization`; see [`ServerAuth::check`].
-    pub(crate) fn check(
-        &self,
-        method: &str,
-        target: &str,
-        headers: &[(String, String)],
-        conn: &mut NtlmConn,
-    ) -> Verdict {
-        self.auth.check(method, target, headers, Some(conn))
+    pub(crate) fn check(&self, head: &RequestHead, conn: &mut NtlmConn) -> Verdict {
+        let value = head.header(self.auth.role.credentials_header());
+        self.auth
+            .check_value(head.method(), head.target(), value, Some(conn))
     }
 
     /// The `Proxy-Authenticate` values of a 407; see [`ServerAuth::challenges`].
@@ -742,8 +751,9 @@ mod tests {
             parts.response("cn", "cn")
         );
         let check = |target: &str, value: &str| {
-            let headers = vec![("Proxy-Authorization".to_string(), value.to_string())];
-            auth.check("CONNECT", target, &headers, &mut NtlmConn::Idle)
+            let raw = format!("CONNECT {target} HTTP/1.1\r\nProxy-Authorization: {value}\r\n\r\n");
+            let (head, _) = RequestHead::parse(raw.as_bytes()).unwrap().unwrap();
+            auth.check(&head, &mut NtlmConn::Idle)
         };
         let rejected = Verdict::Challenge { stale: false };
         assert_eq!(check("other:443", &good), rejected);
