@@ -1,10 +1,11 @@
 //! `lab` mode: the servers, in a process of their own so that their CPU is
 //! never a client's.
 //!
-//! `lab` starts two origins (both listen on HTTP and HTTPS): one HTTP/1.1
-//! only, so that every client speaks HTTP/1.1 in scenarios 1-3, 4a, 5 and 6
-//! whatever its default (libcurl, reqwest and ferry would pick h2 when
-//! offered); one offering h2 by ALPN, for scenario 4b. And two proxies:
+//! `lab` starts three origins: a lean plain-HTTP one for scenarios 1 and 4a
+//! ([`PlainOrigin`], and why); ferry-lab's HTTP/1.1-only one for HTTPS, so
+//! that every client speaks HTTP/1.1 in scenarios 2, 3, 5 and 6 whatever its
+//! default (libcurl, reqwest and ferry would pick h2 when offered); and one
+//! offering h2 by ALPN, for scenario 4b. And two proxies:
 //! plain (forwarding and CONNECT) and behind TLS. `lab proxy` starts one
 //! plain proxy alone: scenario 6 spreads its tunnels over two of those (see
 //! [`LAB_NOFILE`]). Recording is off everywhere: these runs are long.
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use ferry_lab::{LabProxy, Origin, TestCa};
 
 use crate::measure;
+use crate::origin::PlainOrigin;
 
 /// File descriptors a lab process asks for. Scenario 6 holds 10,000 tunnels:
 /// 10,000 connections at the origin, and at the proxies one client and one
@@ -52,6 +54,9 @@ pub fn run(args: &[String]) -> i32 {
         servers.push(Box::new(proxy));
         let mut ca_path = None;
         if !proxy_only {
+            // Plain HTTP (scenarios 1 and 4a) from the lean origin, HTTPS
+            // (2, 3, 5, 6) from ferry-lab's (see `crate::origin`).
+            let plain = PlainOrigin::start().await.expect("plain origin");
             let h1 = Origin::builder()
                 .ca(ca.clone())
                 .http2(false)
@@ -74,12 +79,13 @@ pub fn run(args: &[String]) -> i32 {
                 std::env::temp_dir().join(format!("ferry-bench-ca-{}.pem", std::process::id()));
             std::fs::write(&path, ca.ca_pem()).expect("write the CA PEM");
             lines.extend([
-                ("HTTP_ORIGIN", url("http", h1.http_addr())),
+                ("HTTP_ORIGIN", url("http", plain.addr())),
                 ("HTTPS_ORIGIN", url("https", h1.https_addr())),
                 ("H2_ORIGIN", url("https", h2.https_addr())),
                 ("TLS_PROXY", url("https", tls_proxy.addr())),
                 ("CA", path.display().to_string()),
             ]);
+            servers.push(Box::new(plain));
             servers.push(Box::new(h1));
             servers.push(Box::new(h2));
             servers.push(Box::new(tls_proxy));

@@ -25,6 +25,7 @@ pub mod clients;
 pub mod harness;
 pub mod lab;
 pub mod measure;
+pub mod origin;
 pub mod scenario;
 
 /// Dispatches on the first argument: `lab`, `client ...` or the harness.
