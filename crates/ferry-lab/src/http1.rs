@@ -52,7 +52,7 @@ struct Field {
 /// A head's text, stored once, and where each header name and value lies in it.
 /// One String and one Vec per head, instead of a String per name and per value.
 #[derive(Debug, Clone)]
-struct HeadText {
+pub(crate) struct HeadText {
     text: String,
     fields: Vec<Field>,
 }
@@ -62,7 +62,8 @@ impl HeadText {
         &self.text[span.start..span.end]
     }
 
-    fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
+    /// Header fields in order, names in their original case.
+    pub(crate) fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
         self.fields
             .iter()
             .map(|f| (self.get(f.name), self.get(f.value)))
@@ -76,14 +77,18 @@ impl HeadText {
     }
 
     /// The values of every `name` header, in order.
-    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + Clone + 'a {
+    pub(crate) fn values<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
         self.fields
             .iter()
             .filter(move |f| self.is_named(f, name))
             .map(move |f| self.get(f.value))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    /// The first value of header `name` (case-insensitive).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|f| self.is_named(f, name))
@@ -93,7 +98,7 @@ impl HeadText {
     /// Appends each field whose name `keep` accepts, as `Name: value\r\n`. A line
     /// the head holds in exactly that form (one space after the colon, nothing
     /// after the value) is copied whole: one copy instead of four.
-    fn push_fields(&self, out: &mut Vec<u8>, mut keep: impl FnMut(&str) -> bool) {
+    pub(crate) fn push_headers(&self, out: &mut Vec<u8>, mut keep: impl FnMut(&str) -> bool) {
         let bytes = self.text.as_bytes();
         for f in &self.fields {
             let name = self.get(f.name);
@@ -108,6 +113,16 @@ impl HeadText {
                 _ => push_header(out, name, self.get(f.value)),
             }
         }
+    }
+
+    /// True when any `name` header lists `token` (comma-separated, case-insensitive).
+    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
+        lists_token(self.values(name), token)
+    }
+
+    /// The head's length as received, near enough to size a copy of it.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
     }
 
     /// Whether the message keeps its connection open afterwards.
@@ -199,6 +214,23 @@ fn head_text<const N: usize>(
         .unwrap_or_else(|| lossy_text(pieces, headers))
 }
 
+/// Both heads read their header fields through their [`HeadText`].
+impl std::ops::Deref for RequestHead {
+    type Target = HeadText;
+
+    fn deref(&self) -> &HeadText {
+        &self.head
+    }
+}
+
+impl std::ops::Deref for ResponseHead {
+    type Target = HeadText;
+
+    fn deref(&self) -> &HeadText {
+        &self.head
+    }
+}
+
 /// A parsed request head, kept as received.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestHead {
@@ -252,43 +284,9 @@ impl RequestHead {
         self.head.get(self.target)
     }
 
-    /// Header fields in order, names in their original case.
-    pub(crate) fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        self.head.headers()
-    }
-
-    /// Appends the header fields whose names `keep` accepts, in order, each as
-    /// `Name: value\r\n`.
-    pub(crate) fn push_headers(&self, out: &mut Vec<u8>, keep: impl FnMut(&str) -> bool) {
-        self.head.push_fields(out, keep);
-    }
-
-    /// The first value of header `name` (case-insensitive).
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.head.header(name)
-    }
-
-    /// The values of every `name` header (case-insensitive), in order.
-    pub(crate) fn values<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
-        self.head.values(name)
-    }
-
-    /// True when any `name` header lists `token` (comma-separated, case-insensitive).
-    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
-        lists_token(self.head.values(name), token)
-    }
-
     /// Whether the connection stays open after this request.
     pub(crate) fn keeps_alive(&self) -> bool {
         self.head.keeps_alive(self.minor)
-    }
-
-    /// The head's length as received, near enough to size a copy of it.
-    pub(crate) fn text_len(&self) -> usize {
-        self.head.text.len()
     }
 }
 
@@ -334,38 +332,9 @@ impl ResponseHead {
         self.head.get(self.reason)
     }
 
-    /// Header fields in order, names in their original case.
-    pub(crate) fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        self.head.headers()
-    }
-
-    /// Appends the header fields whose names `keep` accepts, in order, each as
-    /// `Name: value\r\n`.
-    pub(crate) fn push_headers(&self, out: &mut Vec<u8>, keep: impl FnMut(&str) -> bool) {
-        self.head.push_fields(out, keep);
-    }
-
-    /// The first value of header `name` (case-insensitive).
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.head.header(name)
-    }
-
-    /// The values of every `name` header (case-insensitive), in order.
-    pub(crate) fn values<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
-        self.head.values(name)
-    }
-
     /// Whether the connection stays open after this response.
     pub(crate) fn keeps_alive(&self) -> bool {
         self.head.keeps_alive(self.minor)
-    }
-
-    /// The head's length as received, near enough to size a copy of it.
-    pub(crate) fn text_len(&self) -> usize {
-        self.head.text.len()
     }
 }
 
