@@ -297,8 +297,11 @@ impl Client {
     ///
     /// The future holds its own handle on the client (it is `'static`) and
     /// is one pointer in size: the request path's state machine (about
-    /// 3.3 KB) lives in one allocation, so that the caller's futures do not
-    /// carry it and nothing moves it again as it is awaited.
+    /// 1.4 KB) lives in one allocation, so that the caller's futures do not
+    /// carry it and nothing moves it again as it is awaited. (What only
+    /// some requests need, an HTTP/1.1 exchange with time limits, a
+    /// streamed body, HTTP/2, authentication rounds, redirects, is in
+    /// boxes of its own, made when needed.)
     pub fn execute(
         &self,
         request: Request,
@@ -320,7 +323,7 @@ impl Client {
 
     /// The request path itself, unboxed: for the blocking facade, which
     /// polls it where it stands on the caller's stack (a heap allocation of
-    /// its ~3.3 KB, and a copy into it, per request saved).
+    /// its ~1.4 KB, and a copy into it, per request saved).
     pub(crate) async fn run(&self, request: &mut Request) -> Result<Response, Error> {
         let Some(total) = request.timeout.or(self.inner.total_timeout) else {
             return self.follow(request, None).await;
@@ -328,9 +331,11 @@ impl Client {
         let url = request.url.clone();
         let deadline = Deadline::after(total);
         // Raced against the deadline where it stands: handed to
-        // `tokio::time::timeout`, the ~3 KB state machine would be copied.
+        // `tokio::time::timeout`, the ~1.3 KB state machine would be copied.
         let mut run = std::pin::pin!(self.follow(request, Some(deadline)));
-        let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline.at.into()));
+        // The timer boxed: inline, it would add its size to every request's
+        // future, with or without a deadline.
+        let mut sleep = Box::pin(tokio::time::sleep_until(deadline.at.into()));
         std::future::poll_fn(|cx| {
             if let Poll::Ready(out) = run.as_mut().poll(cx) {
                 return Poll::Ready(out);
@@ -370,8 +375,9 @@ impl Client {
                 }
             }
             // Read a small body to the end so that its connection is reused.
+            // (Boxed: a redirect is rare, and this future is 1.1 KB.)
             if resp.content_length().is_some_and(|n| n <= 64 * 1024) {
-                let _ = resp.bytes().await;
+                let _ = Box::pin(resp.bytes()).await;
             }
             let to_get = match status {
                 StatusCode::SEE_OTHER => req.method != Method::HEAD,
@@ -450,35 +456,43 @@ impl Client {
         // Forwarded requests answer the proxy's 407s themselves; tunnels do
         // it on their CONNECT, in the connector. A session sends nothing
         // before a first 407 unless its proxy has credentials (preemptive
-        // Basic): without them it is made when a 407 comes.
+        // Basic): without them it is made when a 407 comes. (Both sessions
+        // are boxed: 184 bytes each, held across every await below, in the
+        // request's future, for the requests that have none.)
         let mut auth = match (forward_to, &hand_auth) {
-            (Some(p), None) if p.credentials().is_some() => {
-                Some(AuthSession::for_proxy(&self.inner.connector.auth, p))
-            }
+            (Some(p), None) if p.credentials().is_some() => Some(Box::new(AuthSession::for_proxy(
+                &self.inner.connector.auth,
+                p,
+            ))),
             _ => None,
         };
 
         // Origin credentials answer 401s, unless Authorization was set by hand.
-        let from_netrc = match (&req.auth, &self.inner.netrc) {
-            (None, Some(netrc)) => netrc
-                .lookup(&target.host)
-                .map(|c| crate::request::OriginAuth::new(c, AuthScheme::Any, url)),
-            _ => None,
-        };
-        let mut origin_auth = match req.auth.as_deref().or(from_netrc.as_ref()) {
-            Some(a) if a.applies_to(url) && !req.headers.contains_key(header::AUTHORIZATION) => {
-                let settings = AuthSettings {
-                    scheme: a.scheme,
-                    custom: None,
-                };
-                Some(AuthSession::new(
-                    &settings,
-                    Some(a.credentials.clone()),
-                    &target.host,
-                    AuthTarget::Origin,
-                ))
+        // (In a block: what the netrc gave is not kept across the awaits.)
+        let mut origin_auth = {
+            let from_netrc = match (&req.auth, &self.inner.netrc) {
+                (None, Some(netrc)) => netrc
+                    .lookup(&target.host)
+                    .map(|c| crate::request::OriginAuth::new(c, AuthScheme::Any, url)),
+                _ => None,
+            };
+            match req.auth.as_deref().or(from_netrc.as_ref()) {
+                Some(a)
+                    if a.applies_to(url) && !req.headers.contains_key(header::AUTHORIZATION) =>
+                {
+                    let settings = AuthSettings {
+                        scheme: a.scheme,
+                        custom: None,
+                    };
+                    Some(Box::new(AuthSession::new(
+                        &settings,
+                        Some(a.credentials.clone()),
+                        &target.host,
+                        AuthTarget::Origin,
+                    )))
+                }
+                _ => None,
             }
-            _ => None,
         };
 
         let resend = body.try_clone();
@@ -534,7 +548,7 @@ impl Client {
             for session in [&mut auth, &mut origin_auth].into_iter().flatten() {
                 session.prepare(req.method.as_str(), auth_uri);
             }
-            let proxy_auth = auth.as_ref().and_then(AuthSession::header);
+            let proxy_auth = auth.as_deref().and_then(AuthSession::header);
             let sent_proxy_credentials = proxy_auth.is_some() || hand_auth.is_some();
             let outgoing = Outgoing {
                 req,
@@ -542,7 +556,7 @@ impl Client {
                 host: &resolved.host_header,
                 h2,
                 proxy_auth,
-                authorization: origin_auth.as_ref().and_then(AuthSession::header),
+                authorization: origin_auth.as_deref().and_then(AuthSession::header),
             };
             let (mut head, mut source) = match &mut conn.sender {
                 Sender::H1(slot) => {
@@ -577,11 +591,13 @@ impl Client {
                 Sender::H2(s) => {
                     let headers = self.header_map(&outgoing);
                     let request = h2_request(req, &target_form, headers, this_body)?;
-                    let sent = with_timeout(
+                    // Boxed, like the rare paths below: inline, its 712
+                    // bytes would be in every request's future.
+                    let sent = Box::pin(with_timeout(
                         self.inner.read_timeout,
                         TimeoutPhase::Read,
                         s.try_send_request(request),
-                    )
+                    ))
                     .await
                     .map_err(|e| e.with_url(url))?;
                     match sent {
@@ -614,7 +630,8 @@ impl Client {
                 (head.status, forward_to, sent_proxy_credentials)
             {
                 if !head.headers.contains(&header::VIA) {
-                    let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
+                    let (body, complete) =
+                        Box::pin(drain_capped(&mut source, self.inner.read_timeout)).await;
                     let response = ProxyResponse {
                         status: head.status,
                         reason: head.status.canonical_reason().unwrap_or("").to_owned(),
@@ -644,18 +661,19 @@ impl Client {
                 );
                 // When ferry cannot (or can no longer) answer, the 401 is
                 // the response, as the origin sent it.
-                if session
+                let answered = session
                     .answer(
                         head.status.as_u16(),
                         &challenges,
                         req.method.as_str(),
                         auth_uri,
                     )
-                    .is_ok()
-                {
-                    let (_, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
-                    source.restore(&mut conn);
-                    kept = self.keep_for_next_round(conn, complete).await;
+                    .is_ok();
+                drop(challenges);
+                if answered {
+                    // (Nothing of this response is held across the await.)
+                    drop(head);
+                    kept = Box::pin(self.end_round(source, conn)).await.2;
                     if kept.is_none() {
                         session.connection_lost();
                     }
@@ -665,12 +683,14 @@ impl Client {
             }
             if head.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED {
                 if let Some(proxy) = forward_to {
-                    let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
-                    source.restore(&mut conn);
+                    let ResponseHead {
+                        status, headers, ..
+                    } = head;
+                    let (body, complete, next) = Box::pin(self.end_round(source, conn)).await;
                     let response = ProxyResponse {
-                        status: head.status,
-                        reason: head.status.canonical_reason().unwrap_or("").to_owned(),
-                        headers: head.headers.into_map(),
+                        status,
+                        reason: status.canonical_reason().unwrap_or("").to_owned(),
+                        headers: headers.into_map(),
                         body,
                         truncated: !complete,
                     };
@@ -680,7 +700,10 @@ impl Client {
                             .with_hop(HopLabel::of(proxy))
                     };
                     if auth.is_none() && hand_auth.is_none() {
-                        auth = Some(AuthSession::for_proxy(&self.inner.connector.auth, proxy));
+                        auth = Some(Box::new(AuthSession::for_proxy(
+                            &self.inner.connector.auth,
+                            proxy,
+                        )));
                     }
                     let Some(session) = auth.as_mut() else {
                         // A hand-set Proxy-Authorization was refused.
@@ -694,14 +717,9 @@ impl Client {
                             .map(|v| v.as_bytes()),
                     );
                     session
-                        .answer(
-                            head.status.as_u16(),
-                            &challenges,
-                            req.method.as_str(),
-                            auth_uri,
-                        )
+                        .answer(status.as_u16(), &challenges, req.method.as_str(), auth_uri)
                         .map_err(fail)?;
-                    kept = self.keep_for_next_round(conn, complete).await;
+                    kept = next;
                     if kept.is_none() {
                         session.connection_lost();
                     }
@@ -760,6 +778,23 @@ impl Client {
 
     /// After a 401/407 whose body was read to its end: the connection, for
     /// the next round to go on it (NTLM needs that), if it is still open.
+    /// The end of an authentication round on `conn`: the rest of the
+    /// challenge's body (at most 64 KiB of it kept, and whether its end was
+    /// reached), and the connection if it can carry the next round. Awaited
+    /// in a box: the rounds are rare, and their state is kept out of every
+    /// request's future.
+    async fn end_round(
+        &self,
+        mut source: Source,
+        mut conn: Conn,
+    ) -> (bytes::Bytes, bool, Option<Conn>) {
+        let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
+        source.restore(&mut conn);
+        drop(source);
+        let kept = self.keep_for_next_round(conn, complete).await;
+        (body, complete, kept)
+    }
+
     async fn keep_for_next_round(&self, mut conn: Conn, body_complete: bool) -> Option<Conn> {
         match &mut conn.sender {
             Sender::H1(Some(_)) if body_complete => Some(conn),

@@ -783,6 +783,29 @@ impl H1Conn {
 
     /// Reads more bytes into the buffer; how many (0: the peer closed).
     async fn fill(&mut self, wait: Wait, answered: bool) -> Result<usize, Failure> {
+        self.make_room()?;
+        let read = match (wait.unbounded(), &mut self.transport) {
+            // With no time limit to watch, the stream is read here in place
+            // rather than through `Transport::read` and its timer's layers
+            // (see `write_out`).
+            (true, Transport::Async(io)) => {
+                let buf = &mut self.buf[self.end..];
+                poll_fn(|cx| {
+                    let mut buf = ReadBuf::new(&mut *buf);
+                    Pin::new(&mut **io)
+                        .poll_read(cx, &mut buf)
+                        .map_ok(|()| buf.filled().len())
+                })
+                .await
+            }
+            _ => self.transport.read(&mut self.buf[self.end..], wait).await,
+        };
+        self.filled(read, wait, answered)
+    }
+
+    /// Makes room at the end of the buffer for a read: moves what is
+    /// unread to the front, or grows the buffer (up to [`MAX_HEAD`]).
+    fn make_room(&mut self) -> Result<(), Failure> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -801,22 +824,16 @@ impl H1Conn {
                 self.buf.resize((self.buf.len() * 2).min(MAX_HEAD), 0);
             }
         }
-        let read = match (wait.unbounded(), &mut self.transport) {
-            // With no time limit to watch, the stream is read here in place
-            // rather than through `Transport::read` and its timer's layers
-            // (see `write_out`).
-            (true, Transport::Async(io)) => {
-                let buf = &mut self.buf[self.end..];
-                poll_fn(|cx| {
-                    let mut buf = ReadBuf::new(&mut *buf);
-                    Pin::new(&mut **io)
-                        .poll_read(cx, &mut buf)
-                        .map_ok(|()| buf.filled().len())
-                })
-                .await
-            }
-            _ => self.transport.read(&mut self.buf[self.end..], wait).await,
-        };
+        Ok(())
+    }
+
+    /// Takes in a read into the buffer's end.
+    fn filled(
+        &mut self,
+        read: io::Result<usize>,
+        wait: Wait,
+        answered: bool,
+    ) -> Result<usize, Failure> {
         match read {
             Ok(n) => {
                 self.end += n;
@@ -861,13 +878,31 @@ impl H1Conn {
     ///
     /// `head` goes as written, plus `Content-Length` or
     /// `Transfer-Encoding: chunked` for the body when it has neither.
-    pub(crate) async fn send(
-        &mut self,
+    ///
+    /// Three ways, by what the exchange may need; the future of this
+    /// function holds only the first's few words, so that it adds little to
+    /// the request's future, which the async client allocates for each
+    /// request (it was 3.3 KB with the general way inline, too large for
+    /// the allocator's per-thread cache of small blocks):
+    ///
+    /// - the usual request of the async client (no time limit, a body in
+    ///   memory that goes out with the head): one write, then reads until
+    ///   the head is in ([`poll_direct`](Self::poll_direct));
+    /// - the blocking client with a body in memory: the general way, whose
+    ///   every step then ends in its first poll (blocking calls), run to
+    ///   its end here, on the stack ([`exchange_now`](Self::exchange_now));
+    /// - anything else (time limits, a streamed body, a write that has to
+    ///   wait): the general way, [`exchange`](Self::exchange), in a box of
+    ///   its own.
+    pub(crate) fn send<'a>(
+        &'a mut self,
         head: RequestHead,
         method: &Method,
         body: Body,
         wait: Wait,
-    ) -> Result<Head, Failure> {
+    ) -> impl Future<Output = Result<Head, Failure>> + Send + 'a {
+        // (Not an async fn: this part needs no await, and as a plain
+        // function its arguments are not held in the future twice.)
         self.out = head.out;
         let mut chunked = head.chunked;
         if !chunked && !head.has_length {
@@ -889,7 +924,72 @@ impl H1Conn {
         self.start = 0;
         self.end = 0;
         let head_request = method == Method::HEAD;
-        match self.send_body(body, chunked, head_request, wait).await {
+        let in_memory = match body.as_bytes() {
+            Some(bytes) => Some(bytes),
+            None if body.content_length() == Some(0) => Some(&[][..]),
+            None => None,
+        };
+        let blocking = self.is_blocking();
+        let way = match in_memory {
+            Some(bytes)
+                if !blocking
+                    && wait.unbounded()
+                    && !chunked
+                    && self.out.len() + bytes.len() <= COALESCE =>
+            {
+                self.out.extend_from_slice(bytes);
+                Way::Direct
+            }
+            Some(_) if blocking => Way::Now,
+            _ => Way::General,
+        };
+        async move {
+            match way {
+                Way::Direct => {}
+                Way::Now => return self.exchange_now(body, chunked, head_request, wait),
+                Way::General => {
+                    return Box::pin(self.exchange(body, chunked, head_request, wait)).await
+                }
+            }
+            let mut step = Direct::Write { from: 0 };
+            let stop = match poll_fn(|cx| self.poll_direct(cx, &mut step, head_request)).await {
+                Ok(head) => return Ok(head),
+                Err(stop) => stop,
+            };
+            match stop {
+                DirectStop::WriteWaits { from } => {
+                    // The rest is written watching for an early answer.
+                    self.out.drain(..from);
+                    Box::pin(self.exchange(Body::empty(), false, head_request, wait)).await
+                }
+                DirectStop::Failed(failure) => {
+                    Box::pin(self.after_send(Err(failure), head_request, wait)).await
+                }
+            }
+        }
+    }
+
+    /// The general exchange: writes the head and the body (watching for an
+    /// answer that comes first), then reads the response head.
+    async fn exchange(
+        &mut self,
+        body: Body,
+        chunked: bool,
+        head_request: bool,
+        wait: Wait,
+    ) -> Result<Head, Failure> {
+        let sent = self.send_body(body, chunked, head_request, wait).await;
+        self.after_send(sent, head_request, wait).await
+    }
+
+    /// The response head, once the request was sent (or failed to be).
+    async fn after_send(
+        &mut self,
+        sent: Result<(), Failure>,
+        head_request: bool,
+        wait: Wait,
+    ) -> Result<Head, Failure> {
+        match sent {
             Ok(()) => match self.early.take() {
                 Some(early) => Ok(*early),
                 None => self.read_head(head_request, wait).await,
@@ -915,6 +1015,100 @@ impl H1Conn {
                 }
             }
             Err(failure) => Err(failure),
+        }
+    }
+
+    /// [`exchange`](Self::exchange) on the blocking transport, with a body
+    /// in memory: every read and write in it is a blocking call, so it ends
+    /// in its first poll, and runs here on the stack rather than in the
+    /// request's future.
+    fn exchange_now(
+        &mut self,
+        body: Body,
+        chunked: bool,
+        head_request: bool,
+        wait: Wait,
+    ) -> Result<Head, Failure> {
+        let done = {
+            let exchange = std::pin::pin!(self.exchange(body, chunked, head_request, wait));
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            exchange.poll(&mut cx)
+        };
+        match done {
+            Poll::Ready(done) => done,
+            // (Nothing in it waits on a waker: not reached.)
+            Poll::Pending => {
+                debug_assert!(false, "a blocking exchange waited");
+                self.open = false;
+                Err(Failure::Io {
+                    error: io::Error::other("a blocking HTTP/1.1 exchange did not complete"),
+                    answered: false,
+                })
+            }
+        }
+    }
+
+    /// One poll of the direct exchange (see [`send`](Self::send)): the
+    /// request in `self.out` goes out in one write (a write that has to
+    /// wait stops it: the general way goes on from there, watching for an
+    /// early answer), then the buffer is filled until a final head parses.
+    fn poll_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        step: &mut Direct,
+        head_request: bool,
+    ) -> Poll<Result<Head, DirectStop>> {
+        // (No time limit: only the async transport without one comes here.)
+        let wait = Wait::new(None, None);
+        if let Direct::Write { from } = step {
+            let Transport::Async(io) = &mut self.transport else {
+                unreachable!("the direct exchange is for the async transport")
+            };
+            let mut flushed = false;
+            let progress = (&mut *from, &mut flushed);
+            match poll_send(io, cx, &self.out, progress, &mut [], &mut None) {
+                Poll::Ready(Ok(_)) => {
+                    self.out.clear();
+                    *step = Direct::Read { answered: false };
+                }
+                Poll::Ready(Err(e)) => {
+                    self.out.clear();
+                    let failure = self.io_failure(e, wait, false);
+                    return Poll::Ready(Err(DirectStop::Failed(failure)));
+                }
+                Poll::Pending => return Poll::Ready(Err(DirectStop::WriteWaits { from: *from })),
+            }
+        }
+        let Direct::Read { answered } = step else {
+            unreachable!("written")
+        };
+        let fail = |f| Poll::Ready(Err(DirectStop::Failed(f)));
+        loop {
+            if self.start < self.end {
+                *answered = true;
+                match self.parse_head(head_request) {
+                    Ok(Parsed::Final(head)) => return Poll::Ready(Ok(head)),
+                    Ok(Parsed::Interim) => continue,
+                    Ok(Parsed::Partial) => {}
+                    Err(f) => return fail(f),
+                }
+            }
+            if let Err(f) = self.make_room() {
+                return fail(f);
+            }
+            let Transport::Async(io) = &mut self.transport else {
+                unreachable!("the direct exchange is for the async transport")
+            };
+            let mut buf = ReadBuf::new(&mut self.buf[self.end..]);
+            let read = match Pin::new(&mut **io).poll_read(cx, &mut buf) {
+                Poll::Ready(read) => read.map(|()| buf.filled().len()),
+                Poll::Pending => return Poll::Pending,
+            };
+            match self.filled(read, wait, *answered) {
+                Ok(0) => return fail(closed_before_head(*answered)),
+                Ok(_) => {}
+                Err(f) => return fail(f),
+            }
         }
     }
 
@@ -992,15 +1186,7 @@ impl H1Conn {
                 }
             }
             if self.fill(wait, answered).await? == 0 {
-                let error = if answered {
-                    io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the connection closed in the middle of the response head",
-                    )
-                } else {
-                    io::Error::from(io::ErrorKind::UnexpectedEof)
-                };
-                return Err(Failure::Io { error, answered });
+                return Err(closed_before_head(answered));
             }
         }
     }
@@ -1092,6 +1278,42 @@ enum Parsed {
     Interim,
     /// More bytes are needed.
     Partial,
+}
+
+/// Which way [`H1Conn::send`] goes.
+enum Way {
+    Direct,
+    Now,
+    General,
+}
+
+/// Where a direct exchange ([`H1Conn::poll_direct`]) is.
+enum Direct {
+    /// Writing the request, `from` bytes of it out.
+    Write { from: usize },
+    /// Reading the response head; `answered`: some of it arrived.
+    Read { answered: bool },
+}
+
+/// Why a direct exchange stopped short of a head.
+enum DirectStop {
+    /// The write has to wait, after `from` bytes.
+    WriteWaits { from: usize },
+    /// The exchange failed.
+    Failed(Failure),
+}
+
+/// The failure when the peer closes before a whole response head came.
+fn closed_before_head(answered: bool) -> Failure {
+    let error = if answered {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the connection closed in the middle of the response head",
+        )
+    } else {
+        io::Error::from(io::ErrorKind::UnexpectedEof)
+    };
+    Failure::Io { error, answered }
 }
 
 /// The body of a response on an [`H1Conn`], which it holds until the end.
@@ -1201,5 +1423,97 @@ impl H1Body {
         let conn = self.conn.take()?;
         let clean = self.pending.is_empty() && conn.start == conn.end;
         (self.decoder.is_done() && self.keep_alive && conn.open && clean).then_some(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    const EARLY: &[u8] = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n";
+
+    /// A peer that reads a request's head only, answers `EARLY`, and then
+    /// reads nothing more: over a pipe of 1 KiB, a request with a body of
+    /// some KiB has to wait in its write.
+    async fn answer_after_the_head(mut peer: tokio::io::DuplexStream) -> tokio::io::DuplexStream {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(peer.read(&mut byte).await.unwrap(), 1);
+            head.push(byte[0]);
+        }
+        peer.write_all(EARLY).await.unwrap();
+        peer
+    }
+
+    #[tokio::test]
+    async fn a_direct_exchange_whose_write_waits_goes_on_watching_for_the_answer() {
+        let (ours, theirs) = tokio::io::duplex(1024);
+        let peer = tokio::spawn(answer_after_the_head(theirs));
+        let mut conn = H1Conn::nonblocking(Box::new(ours));
+        let mut head = conn.head(&Method::POST, "/upload");
+        head.header(&header::HOST, &HeaderValue::from_static("example.com"));
+        let body = Body::from(vec![b'x'; 8 * 1024]);
+        // No time limit, a body in memory: the direct way.
+        let exchange = conn.send(head, &Method::POST, body, Wait::new(None, None));
+        let got = tokio::time::timeout(Duration::from_secs(5), exchange)
+            .await
+            .expect("the answer was not seen while the write waited")
+            .unwrap();
+        assert_eq!(got.head.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // Cut short: the connection is not used again.
+        assert!(!conn.open);
+        drop(peer.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_direct_exchange_reads_a_head_that_comes_in_pieces_after_an_interim_one() {
+        let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+        let peer = tokio::spawn(async move {
+            let mut request = vec![0u8; 1024];
+            let n = theirs.read(&mut request).await.unwrap();
+            assert!(request[..n].starts_with(b"GET /x HTTP/1.1\r\n"));
+            for piece in [
+                &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-"[..],
+                b"Length: 2\r\n",
+                b"\r\nok",
+            ] {
+                theirs.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            theirs
+        });
+        let mut conn = H1Conn::nonblocking(Box::new(ours));
+        let head = conn.head(&Method::GET, "/x");
+        let got = conn
+            .send(head, &Method::GET, Body::empty(), Wait::new(None, None))
+            .await
+            .unwrap();
+        assert_eq!(got.head.status, StatusCode::OK);
+        assert_eq!(&got.rest[..], b"ok");
+        drop(peer.await.unwrap());
+
+        // The peer closing before a whole head: an error that says so.
+        let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+        let peer = tokio::spawn(async move {
+            let mut request = vec![0u8; 1024];
+            let _ = theirs.read(&mut request).await.unwrap();
+            theirs.write_all(b"HTTP/1.1 200 OK\r\nCont").await.unwrap();
+        });
+        let mut conn = H1Conn::nonblocking(Box::new(ours));
+        let head = conn.head(&Method::GET, "/x");
+        let sent = conn.send(head, &Method::GET, Body::empty(), Wait::new(None, None));
+        let Err(Failure::Io { error, answered }) = sent.await else {
+            panic!("a cut head parsed");
+        };
+        assert!(answered);
+        assert!(
+            error
+                .to_string()
+                .contains("in the middle of the response head"),
+            "{error}"
+        );
+        peer.await.unwrap();
     }
 }
