@@ -4,7 +4,7 @@
 //! One command runs it all and writes `BENCHMARKS.md` at the workspace root:
 //!
 //! ```text
-//! cargo bench -p ferry-bench                       # full run (~8 min on 2 cores, 7 runs)
+//! cargo bench -p ferry-bench                       # full run (~15 min on 2 cores, 15 runs)
 //! FERRY_BENCH_QUICK=1 cargo bench -p ferry-bench   # counts / 10, 3 runs, no file written
 //! ```
 //!
