@@ -260,18 +260,7 @@ impl Transport {
     async fn read(&mut self, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
         match self {
             Transport::Blocking { io, timeout, held } => {
-                set_timeout(io, timeout, wait)?;
-                loop {
-                    let read = if *held {
-                        io.read_held(buf)
-                    } else {
-                        io.read(buf)
-                    };
-                    match read {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        read => return read,
-                    }
-                }
+                read_blocking(io, timeout, *held, buf, wait)
             }
             Transport::Async(io) => within(wait, io.read(buf)).await,
         }
@@ -385,6 +374,28 @@ enum Sent {
     /// Bytes arrived first, `read` of them (0: the peer closed its side),
     /// after `written` bytes of the request went out.
     Answer { written: usize, read: usize },
+}
+
+/// [`Transport::read`] with blocking calls.
+fn read_blocking(
+    io: &mut BoxSyncIo,
+    timeout: &mut Option<Duration>,
+    held: bool,
+    buf: &mut [u8],
+    wait: Wait,
+) -> io::Result<usize> {
+    set_timeout(io, timeout, wait)?;
+    loop {
+        let read = if held {
+            io.read_held(buf)
+        } else {
+            io.read(buf)
+        };
+        match read {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
+    }
 }
 
 /// [`Transport::send`] with blocking calls.
@@ -879,7 +890,7 @@ impl H1Conn {
     /// `head` goes as written, plus `Content-Length` or
     /// `Transfer-Encoding: chunked` for the body when it has neither.
     ///
-    /// Three ways, by what the exchange may need; the future of this
+    /// Four ways, by what the exchange may need; the future of this
     /// function holds only the first's few words, so that it adds little to
     /// the request's future, which the async client allocates for each
     /// request (it was 3.3 KB with the general way inline, too large for
@@ -888,9 +899,12 @@ impl H1Conn {
     /// - the usual request of the async client (no time limit, a body in
     ///   memory that goes out with the head): one write, then reads until
     ///   the head is in ([`poll_direct`](Self::poll_direct));
-    /// - the blocking client with a body in memory: the general way, whose
-    ///   every step then ends in its first poll (blocking calls), run to
-    ///   its end here, on the stack ([`exchange_now`](Self::exchange_now));
+    /// - the blocking client's usual request (a body in memory that goes
+    ///   out with the head): the same, with blocking calls
+    ///   ([`exchange_blocking`](Self::exchange_blocking));
+    /// - the blocking client with a larger body in memory: the general way,
+    ///   whose every step then ends in its first poll (blocking calls), run
+    ///   to its end here, on the stack ([`exchange_now`](Self::exchange_now));
     /// - anything else (time limits, a streamed body, a write that has to
     ///   wait): the general way, [`exchange`](Self::exchange), in a box of
     ///   its own.
@@ -940,12 +954,17 @@ impl H1Conn {
                 self.out.extend_from_slice(bytes);
                 Way::Direct
             }
+            Some(bytes) if blocking && !chunked && self.out.len() + bytes.len() <= COALESCE => {
+                self.out.extend_from_slice(bytes);
+                Way::Blocking
+            }
             Some(_) if blocking => Way::Now,
             _ => Way::General,
         };
         async move {
             match way {
                 Way::Direct => {}
+                Way::Blocking => return self.exchange_blocking(head_request, wait),
                 Way::Now => return self.exchange_now(body, chunked, head_request, wait),
                 Way::General => {
                     return Box::pin(self.exchange(body, chunked, head_request, wait)).await
@@ -1029,11 +1048,51 @@ impl H1Conn {
         head_request: bool,
         wait: Wait,
     ) -> Result<Head, Failure> {
-        let done = {
-            let exchange = std::pin::pin!(self.exchange(body, chunked, head_request, wait));
-            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-            exchange.poll(&mut cx)
+        let done = poll_once(self.exchange(body, chunked, head_request, wait));
+        self.ended(done)
+    }
+
+    /// The blocking client's usual request, a body in memory that goes out
+    /// with the head (in `self.out`): one write, then reads until a final
+    /// head, as [`exchange`](Self::exchange) would do it with blocking calls
+    /// (it watches for an early answer only while a larger write waits),
+    /// without its layers of async functions (in scenario 2's request, ~600
+    /// of 13,900 instructions).
+    fn exchange_blocking(&mut self, head_request: bool, wait: Wait) -> Result<Head, Failure> {
+        let Transport::Blocking { io, timeout, held } = &mut self.transport else {
+            unreachable!("the blocking exchange is for the blocking transport")
         };
+        let written = set_timeout(io, timeout, wait).and_then(|()| {
+            io.write_all(&self.out)?;
+            io.flush()
+        });
+        self.out.clear();
+        if let Err(e) = written {
+            // A layer (TLS) may hold part of the request: see `held`.
+            *held = true;
+            let failure = self.io_failure(e, wait, false);
+            let done = poll_once(self.after_send(Err(failure), head_request, wait));
+            return self.ended(done);
+        }
+        let mut answered = false;
+        loop {
+            if let Some(head) = self.buffered_head(head_request, &mut answered)? {
+                return Ok(head);
+            }
+            self.make_room()?;
+            let Transport::Blocking { io, timeout, held } = &mut self.transport else {
+                unreachable!("the blocking exchange is for the blocking transport")
+            };
+            let read = read_blocking(io, timeout, *held, &mut self.buf[self.end..], wait);
+            if self.filled(read, wait, answered)? == 0 {
+                return Err(closed_before_head(answered));
+            }
+        }
+    }
+
+    /// The end of a blocking exchange polled once: every await in it ends
+    /// in its first poll.
+    fn ended(&mut self, done: Poll<Result<Head, Failure>>) -> Result<Head, Failure> {
         match done {
             Poll::Ready(done) => done,
             // (Nothing in it waits on a waker: not reached.)
@@ -1084,14 +1143,10 @@ impl H1Conn {
         };
         let fail = |f| Poll::Ready(Err(DirectStop::Failed(f)));
         loop {
-            if self.start < self.end {
-                *answered = true;
-                match self.parse_head(head_request) {
-                    Ok(Parsed::Final(head)) => return Poll::Ready(Ok(head)),
-                    Ok(Parsed::Interim) => continue,
-                    Ok(Parsed::Partial) => {}
-                    Err(f) => return fail(f),
-                }
+            match self.buffered_head(head_request, answered) {
+                Ok(Some(head)) => return Poll::Ready(Ok(head)),
+                Ok(None) => {}
+                Err(f) => return fail(f),
             }
             if let Err(f) = self.make_room() {
                 return fail(f);
@@ -1177,18 +1232,32 @@ impl H1Conn {
     async fn read_head(&mut self, head_request: bool, wait: Wait) -> Result<Head, Failure> {
         let mut answered = false;
         loop {
-            if self.start < self.end {
-                answered = true;
-                match self.parse_head(head_request)? {
-                    Parsed::Final(head) => return Ok(head),
-                    Parsed::Interim => continue,
-                    Parsed::Partial => {}
-                }
+            if let Some(head) = self.buffered_head(head_request, &mut answered)? {
+                return Ok(head);
             }
             if self.fill(wait, answered).await? == 0 {
                 return Err(closed_before_head(answered));
             }
         }
+    }
+
+    /// The final response head, when a whole one is in the buffer (an
+    /// interim one is parsed and passed over); `answered` notes that the
+    /// peer has sent something.
+    fn buffered_head(
+        &mut self,
+        head_request: bool,
+        answered: &mut bool,
+    ) -> Result<Option<Head>, Failure> {
+        while self.start < self.end {
+            *answered = true;
+            match self.parse_head(head_request)? {
+                Parsed::Final(head) => return Ok(Some(head)),
+                Parsed::Interim => {}
+                Parsed::Partial => break,
+            }
+        }
+        Ok(None)
     }
 
     /// Parses the head at `buf[start..end]`, taking it out of the buffer
@@ -1283,6 +1352,7 @@ enum Parsed {
 /// Which way [`H1Conn::send`] goes.
 enum Way {
     Direct,
+    Blocking,
     Now,
     General,
 }
@@ -1301,6 +1371,14 @@ enum DirectStop {
     WriteWaits { from: usize },
     /// The exchange failed.
     Failed(Failure),
+}
+
+/// One poll of `future`, with a waker that does nothing: for the blocking
+/// transport's futures, which end in their first poll.
+fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
+    let future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    future.poll(&mut cx)
 }
 
 /// The failure when the peer closes before a whole response head came.
@@ -1504,7 +1582,13 @@ mod tests {
         let mut conn = H1Conn::nonblocking(Box::new(ours));
         let head = conn.head(&Method::GET, "/x");
         let sent = conn.send(head, &Method::GET, Body::empty(), Wait::new(None, None));
-        let Err(Failure::Io { error, answered }) = sent.await else {
+        assert_cut_head(sent.await);
+        peer.await.unwrap();
+    }
+
+    /// The failure of a response whose head the peer cut short.
+    fn assert_cut_head(got: Result<Head, Failure>) {
+        let Err(Failure::Io { error, answered }) = got else {
             panic!("a cut head parsed");
         };
         assert!(answered);
@@ -1514,6 +1598,76 @@ mod tests {
                 .contains("in the middle of the response head"),
             "{error}"
         );
-        peer.await.unwrap();
+    }
+
+    /// A blocking connection to a loopback peer that reads one request and
+    /// then plays `answer`; the connection and the peer's thread.
+    fn blocking_pair(
+        answer: impl FnOnce(std::net::TcpStream) + Send + 'static,
+    ) -> (H1Conn, std::thread::JoinHandle<()>) {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let peer = std::thread::spawn(move || {
+            let (mut theirs, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut piece = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = theirs.read(&mut piece).unwrap();
+                assert!(n > 0, "the request was cut");
+                request.extend_from_slice(&piece[..n]);
+            }
+            assert!(request.starts_with(b"GET /x HTTP/1.1\r\n"));
+            answer(theirs);
+        });
+        (H1Conn::blocking(Box::new(ours)), peer)
+    }
+
+    fn blocking_get(conn: &mut H1Conn, wait: Wait) -> Result<Head, Failure> {
+        let head = conn.head(&Method::GET, "/x");
+        let exchange = conn.send(head, &Method::GET, Body::empty(), wait);
+        match poll_once(exchange) {
+            Poll::Ready(done) => done,
+            Poll::Pending => panic!("a blocking exchange waited on a waker"),
+        }
+    }
+
+    #[test]
+    fn a_blocking_exchange_reads_a_head_in_pieces_after_an_interim_one_and_says_why_it_failed() {
+        use std::io::Write as _;
+        let (mut conn, peer) = blocking_pair(|mut theirs| {
+            for piece in [
+                &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-"[..],
+                b"Length: 2\r\n",
+                b"\r\nok",
+            ] {
+                theirs.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let got = blocking_get(&mut conn, Wait::new(None, None)).unwrap();
+        assert_eq!(got.head.status, StatusCode::OK);
+        assert_eq!(&got.rest[..], b"ok");
+        peer.join().unwrap();
+
+        // The peer closing before a whole head.
+        let (mut conn, peer) = blocking_pair(|mut theirs| {
+            theirs.write_all(b"HTTP/1.1 200 OK\r\nCont").unwrap();
+        });
+        assert_cut_head(blocking_get(&mut conn, Wait::new(None, None)));
+        assert!(!conn.open);
+        peer.join().unwrap();
+
+        // A peer that says nothing: the read timeout, as a timeout.
+        let (quiet, hold) = std::sync::mpsc::channel::<()>();
+        let (mut conn, peer) = blocking_pair(move |_theirs| {
+            let _ = hold.recv();
+        });
+        let wait = Wait::new(Some(Duration::from_millis(100)), None);
+        let got = blocking_get(&mut conn, wait);
+        assert!(matches!(got, Err(Failure::Timeout(..))), "{:?}", got.err());
+        assert!(!conn.open);
+        drop(quiet);
+        peer.join().unwrap();
     }
 }
