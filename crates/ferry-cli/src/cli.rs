@@ -271,7 +271,7 @@ pub struct RequestArgs {
     #[arg(short = 'L', long)]
     pub location: bool,
 
-    /// At most this many redirects with -L.
+    /// With -L, follow at most N redirects; one more is an error.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_redirs: usize,
 

@@ -339,6 +339,55 @@ fn redirects_only_with_location() {
     assert_eq!(out.stdout, [&pattern_bytes(5)[..], b"200"].concat());
 }
 
+/// A URL on the lab's origin that redirects `hops` times before reaching `/`.
+fn chain(lab: &Lab, hops: usize) -> String {
+    (0..hops).fold(lab.origin.http_url("/"), |to, _| {
+        let to = percent_encoding::utf8_percent_encode(&to, percent_encoding::NON_ALPHANUMERIC);
+        lab.origin.http_url(&format!("/redirect?to={to}"))
+    })
+}
+
+#[test]
+fn max_redirs_counts_redirects() {
+    let lab = Lab::start();
+    let follow = |hops: usize, max: Option<usize>| {
+        let mut cmd = lab.ferry();
+        cmd.arg("-L");
+        if let Some(max) = max {
+            cmd.args(["--max-redirs", &max.to_string()]);
+        }
+        outcome(&run(cmd.arg(chain(&lab, hops))))
+    };
+    for max in 0..=2 {
+        let (code, stdout, stderr) = follow(max, Some(max));
+        assert_eq!(
+            (code, stdout.as_str()),
+            (0, HELLO),
+            "--max-redirs {max}: {stderr}"
+        );
+        let (code, stdout, stderr) = follow(max + 1, Some(max));
+        assert_eq!(
+            code,
+            1,
+            "--max-redirs {max}, {} redirects: {stderr} {stdout}",
+            max + 1
+        );
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains(&format!("more than {max} redirects")),
+            "{stderr}"
+        );
+    }
+    // The default is curl's: 50.
+    let (code, stdout, stderr) = follow(50, None);
+    assert_eq!((code, stdout.as_str()), (0, HELLO), "{stderr}");
+    let (code, _, stderr) = follow(51, None);
+    assert!(
+        code == 1 && stderr.contains("more than 50 redirects"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn origin_credentials_from_the_url_are_sent_and_never_shown() {
     let lab = Lab::start();

@@ -458,7 +458,8 @@ impl<F> ClientBuilder<F> {
         self
     }
 
-    /// How many redirects to follow (default 10; 0 = none).
+    /// How many redirects to follow (default 10): one more is an error, see
+    /// [`Policy::limited`]. [`Policy::none`] follows none and returns the 3xx.
     pub fn max_redirects(self, n: usize) -> Self {
         self.redirect(Policy::limited(n))
     }

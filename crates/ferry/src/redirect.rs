@@ -35,20 +35,23 @@ pub struct Policy(Rule);
 
 #[derive(Clone)]
 enum Rule {
+    None,
     Limited(usize),
     Custom(Arc<dyn Fn(Attempt<'_>) -> Action + Send + Sync>),
 }
 
 impl Policy {
-    /// Follows up to `max` redirects, then fails with an error of kind
-    /// [`Redirect`](crate::Kind::Redirect).
+    /// Follows up to `max` redirects; one more fails the request with an
+    /// error of kind [`Redirect`](crate::Kind::Redirect) (so `limited(0)`
+    /// fails at the first redirect, as curl's `-L --max-redirs 0` does; use
+    /// [`none`](Self::none) to get the 3xx response instead).
     pub fn limited(max: usize) -> Policy {
         Policy(Rule::Limited(max))
     }
 
     /// Follows no redirect: the 3xx response is the response.
     pub fn none() -> Policy {
-        Policy(Rule::Limited(0))
+        Policy(Rule::None)
     }
 
     /// Asks `rule` for each redirect.
@@ -58,8 +61,10 @@ impl Policy {
 
     pub(crate) fn decide(&self, attempt: Attempt<'_>) -> Action {
         match &self.0 {
-            Rule::Limited(0) => attempt.stop(),
-            Rule::Limited(max) if attempt.previous.len() >= *max => {
+            Rule::None => attempt.stop(),
+            // `previous` holds the original URL too: following this redirect
+            // makes `previous.len()` redirects in all.
+            Rule::Limited(max) if attempt.previous.len() > *max => {
                 attempt.error(format!("more than {max} redirects"))
             }
             Rule::Limited(_) => attempt.follow(),
@@ -78,6 +83,7 @@ impl Default for Policy {
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
+            Rule::None => f.write_str("Policy::none()"),
             Rule::Limited(n) => write!(f, "Policy::limited({n})"),
             Rule::Custom(_) => f.write_str("Policy::custom(..)"),
         }

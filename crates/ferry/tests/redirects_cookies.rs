@@ -97,6 +97,58 @@ async fn policies() {
     assert!(err.to_string().contains("two is enough"), "{err}");
 }
 
+/// A URL that redirects `hops` times before reaching `/`.
+fn chain(origin: &Origin, hops: usize) -> String {
+    (0..hops).fold(origin.http_url("/"), |to, _| redirect(origin, 302, &to))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_count_redirects_not_requests() {
+    let origin = Origin::start().await;
+    for max in 0..=2 {
+        for client in [
+            support::builder(origin.ca()).redirect(Policy::limited(max)),
+            support::builder(origin.ca()).max_redirects(max),
+        ] {
+            let client = client.build().unwrap();
+            let resp = client.get(chain(&origin, max)).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "limited({max}), {max} redirects");
+            assert_eq!(resp.text().await.unwrap(), "Hello, world!");
+            let err = client
+                .get(chain(&origin, max + 1))
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), Kind::Redirect, "limited({max}): {err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("more than {max} redirects")),
+                "{err}"
+            );
+        }
+    }
+    // `none` is not `limited(0)`: the redirect is the response.
+    let none = support::builder(origin.ca())
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let resp = none.get(chain(&origin, 1)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    // The default follows 10.
+    let default = support::builder(origin.ca()).build().unwrap();
+    assert_eq!(
+        default
+            .get(chain(&origin, 10))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let err = default.get(chain(&origin, 11)).send().await.unwrap_err();
+    assert_eq!(err.kind(), Kind::Redirect, "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hand_set_credentials_never_cross_origins() {
     let a = Origin::start().await;
