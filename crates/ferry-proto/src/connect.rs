@@ -423,26 +423,9 @@ fn is_interim(status: u16) -> bool {
 
 /// Replaces each obsolete line fold, with the blanks around it, by one space.
 fn unfold(value: &[u8]) -> Vec<u8> {
-    if !value.contains(&b'\n') {
-        return value.to_vec();
-    }
-    let is_blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut out = Vec::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(&b) = rest.first() {
-        if is_blank(&b) {
-            let run = rest.iter().take_while(|b| is_blank(b)).count();
-            if rest[..run].contains(&b'\n') {
-                out.push(b' ');
-            } else {
-                out.extend_from_slice(&rest[..run]);
-            }
-            rest = &rest[run..];
-        } else {
-            out.push(b);
-            rest = &rest[1..];
-        }
-    }
+    let mut out = value.to_vec();
+    let len = crate::h1::unfold_in_place(&mut out);
+    out.truncate(len);
     out
 }
 
@@ -812,6 +795,15 @@ impl BodyReader {
                 // Both framings at once is how requests get smuggled; trust
                 // Transfer-Encoding for this body but not the connection.
                 reusable = false;
+            }
+            let chunked_layers = head
+                .tokens("transfer-encoding")
+                .filter(|t| t.eq_ignore_ascii_case(b"chunked"))
+                .count();
+            if chunked_layers > 1 {
+                return Err(ConnectError::malformed_body(
+                    "chunked applied more than once",
+                ));
             }
             if head.is_chunked() {
                 Framing::Chunked
@@ -2057,7 +2049,12 @@ mod tests {
                 assert_eq!(reader.eof(), Err(err));
             }
         }
-        for fields in [&b"Content-Length: 1, 2\r\n"[..], b"Content-Length: x\r\n"] {
+        for fields in [
+            &b"Content-Length: 1, 2\r\n"[..],
+            b"Content-Length: x\r\n",
+            b"Transfer-Encoding: chunked, chunked\r\n",
+            b"Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip,\r\n chunked\r\n",
+        ] {
             let input = [&b"HTTP/1.1 407 X\r\n"[..], fields, b"\r\n"].concat();
             let err = BodyReader::new(&head(&input), 64).unwrap_err();
             assert!(matches!(err.kind(), ConnectErrorKind::MalformedBody(_)));

@@ -150,8 +150,11 @@ pub enum Framing {
 ///
 /// `head_request` is true when the request was `HEAD`; `http_minor` is the
 /// response's minor version (0 for HTTP/1.0); `headers` are the fields as
-/// received, names in any case. Fails only on an invalid or ambiguous
-/// `Content-Length` in a response that has a body.
+/// received, names in any case (an obsolete line fold in a value may be
+/// left in: it only separates tokens, as the space it stands for would).
+/// Fails only on an invalid or ambiguous `Content-Length`, or the chunked
+/// coding applied more than once (RFC 9112 section 6.1), in a response
+/// that has a body.
 pub fn response_framing<'a>(
     head_request: bool,
     status: u16,
@@ -160,15 +163,18 @@ pub fn response_framing<'a>(
 ) -> Result<(Framing, bool), BodyError> {
     let mut transfer_encoding = false;
     let mut chunked = false;
+    let mut chunked_count = 0usize;
     let mut content_length: Option<Result<u64, BodyError>> = None;
     let mut close = false;
     let mut keep_alive_token = false;
     for (name, value) in headers {
         if name.eq_ignore_ascii_case(b"transfer-encoding") {
             transfer_encoding = true;
-            // Only the final coding counts; an empty field adds none.
-            if let Some(last) = tokens(value).last() {
-                chunked = last.eq_ignore_ascii_case(b"chunked");
+            // Only the final coding frames the body; an empty field adds
+            // none. Counted across fields: several are one list.
+            for token in tokens(value) {
+                chunked = token.eq_ignore_ascii_case(b"chunked");
+                chunked_count += usize::from(chunked);
             }
         } else if name.eq_ignore_ascii_case(b"content-length") {
             content_length = Some(
@@ -191,6 +197,11 @@ pub fn response_framing<'a>(
         }
         Framing::None
     } else if transfer_encoding {
+        if chunked_count > 1 {
+            // Where the body ends would depend on how many layers a reader
+            // took off.
+            return Err(BodyError::Malformed("chunked applied more than once"));
+        }
         // Both framings at once is how messages get smuggled, and HTTP/1.0
         // has no transfer codings (RFC 9112 section 6.1): use
         // Transfer-Encoding for this body but not the connection afterwards.
@@ -210,6 +221,39 @@ pub fn response_framing<'a>(
         Framing::UntilClose
     };
     Ok((framing, reusable))
+}
+
+/// Unfolds a response header value in place (RFC 9112 section 5.2): each
+/// obsolete line fold, with the blanks around it, becomes one space.
+/// Returns the unfolded value's length, never more than the input's; the
+/// bytes after it are left as they were.
+///
+/// `value` is as a parser that keeps folds gives it (httparse with
+/// `allow_obsolete_multiline_headers_in_responses`): its line ends are
+/// followed by a blank. A value without LF is left alone.
+pub fn unfold_in_place(value: &mut [u8]) -> usize {
+    if !value.contains(&b'\n') {
+        return value.len();
+    }
+    let is_blank = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let (mut read, mut write) = (0, 0);
+    while read < value.len() {
+        let run = value[read..].iter().take_while(|&&b| is_blank(b)).count();
+        if run == 0 {
+            value[write] = value[read];
+            write += 1;
+            read += 1;
+        } else if value[read..read + run].contains(&b'\n') {
+            value[write] = b' ';
+            write += 1;
+            read += run;
+        } else {
+            value.copy_within(read..read + run, write);
+            write += run;
+            read += run;
+        }
+    }
+    write
 }
 
 /// The comma-separated, trimmed, non-empty elements of a field value.
@@ -827,6 +871,71 @@ mod tests {
             ),
             Err(BodyError::InvalidLength)
         );
+    }
+
+    #[test]
+    fn chunked_more_than_once() {
+        let twice = Err(BodyError::Malformed("chunked applied more than once"));
+        let cases: &[Fields] = &[
+            &[("Transfer-Encoding", "chunked, chunked")],
+            &[("Transfer-Encoding", "Chunked,CHUNKED")],
+            &[("Transfer-Encoding", "chunked, gzip, chunked")],
+            &[
+                ("Transfer-Encoding", "chunked"),
+                ("Transfer-Encoding", "chunked"),
+            ],
+            &[
+                ("Transfer-Encoding", "chunked"),
+                ("Content-Length", "5"),
+                ("transfer-encoding", "gzip, chunked"),
+            ],
+            // A fold left in the value separates tokens like a space.
+            &[("Transfer-Encoding", "chunked,\r\n chunked")],
+        ];
+        for fields in cases {
+            assert_eq!(framing(false, 200, 1, fields), twice, "{fields:?}");
+            assert_eq!(framing(false, 200, 0, fields), twice, "{fields:?}");
+        }
+        // Only a body needs framing.
+        let twice_fields: Fields = &[("Transfer-Encoding", "chunked, chunked")];
+        assert_eq!(
+            framing(true, 200, 1, twice_fields),
+            Ok((Framing::None, true))
+        );
+        assert_eq!(
+            framing(false, 304, 1, twice_fields),
+            Ok((Framing::None, true))
+        );
+        // Once, with an empty field beside it, is fine.
+        assert_eq!(
+            framing(
+                false,
+                200,
+                1,
+                &[("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "")]
+            ),
+            Ok((Framing::Chunked, true))
+        );
+    }
+
+    #[test]
+    fn unfolding() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"plain value", b"plain value"),
+            (b"a  b\tc", b"a  b\tc"),
+            (b"", b""),
+            (b"Basic\r\n realm=\"a\"", b"Basic realm=\"a\""),
+            (b"one  \r\n\t  two", b"one two"),
+            (b"one\n two", b"one two"),
+            (b"a,\r\n b,\r\n\tc", b"a, b, c"),
+            (b"x\r\n \r\n y", b"x y"),
+            (b"keep  this\r\n  and  this", b"keep  this and  this"),
+        ];
+        for &(input, expected) in cases {
+            let mut value = input.to_vec();
+            let len = unfold_in_place(&mut value);
+            assert_eq!(&value[..len], expected, "{:?}", input.escape_ascii());
+        }
     }
 
     #[test]

@@ -209,6 +209,8 @@ pub(crate) struct RequestHead {
     chunked: bool,
     /// `Content-Length` set by hand.
     has_length: bool,
+    /// `Upgrade` set by hand: a 101 answer is then one asked for.
+    upgrade: bool,
 }
 
 impl RequestHead {
@@ -218,12 +220,14 @@ impl RequestHead {
             self.chunked = v.len() >= 7 && v[v.len() - 7..].eq_ignore_ascii_case(b"chunked");
         } else if name == header::CONTENT_LENGTH {
             self.has_length = true;
+        } else if name == header::UPGRADE {
+            self.upgrade = true;
         }
         codec::encode_header(&mut self.out, name.as_str(), value.as_bytes());
     }
 
-    /// Fields already encoded, none of them Content-Length or
-    /// Transfer-Encoding.
+    /// Fields already encoded, none of them Content-Length,
+    /// Transfer-Encoding or Upgrade.
     pub(crate) fn encoded(&mut self, fields: &[u8]) {
         self.out.extend_from_slice(fields);
     }
@@ -661,6 +665,8 @@ pub(crate) struct H1Conn {
     open: bool,
     /// The server's final answer, come before the request was all sent.
     early: Option<Box<Head>>,
+    /// The request in flight asked for a protocol upgrade.
+    upgrade: bool,
 }
 
 impl H1Conn {
@@ -687,6 +693,7 @@ impl H1Conn {
             out: Vec::with_capacity(512),
             open: true,
             early: None,
+            upgrade: false,
         }
     }
 
@@ -892,6 +899,7 @@ impl H1Conn {
             out,
             chunked: false,
             has_length: false,
+            upgrade: false,
         }
     }
 
@@ -929,6 +937,7 @@ impl H1Conn {
         // (Not an async fn: this part needs no await, and as a plain
         // function its arguments are not held in the future twice.)
         self.out = head.out;
+        self.upgrade = head.upgrade;
         let mut chunked = head.chunked;
         if !chunked && !head.has_length {
             match body.content_length() {
@@ -1275,11 +1284,9 @@ impl H1Conn {
         let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut []);
         let input = &self.buf[self.start..self.end];
-        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut response,
-            input,
-            &mut fields,
-        );
+        let parsed = httparse::ParserConfig::default()
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .parse_response_with_uninit_headers(&mut response, input, &mut fields);
         let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
@@ -1297,6 +1304,14 @@ impl H1Conn {
             self.start += len;
             return Ok(Parsed::Interim);
         }
+        if code == 101 && !self.upgrade {
+            // What follows is in a protocol nobody asked for: not a body.
+            self.open = false;
+            return Err(Failure::Protocol(
+                "the server switched protocols (101) for a request that asked for no upgrade"
+                    .to_owned(),
+            ));
+        }
         let status = StatusCode::from_u16(code)
             .map_err(|_| Failure::Protocol(format!("invalid status code {code}")))?;
         let minor = response.version.unwrap_or(1);
@@ -1313,9 +1328,11 @@ impl H1Conn {
         // One copy of all that arrived, and where each field is in it (the
         // map is made of them only if asked for, see `head`): header values
         // are slices of it, and so is the start of the body (all of a short
-        // one).
+        // one). A value with an obsolete line fold is unfolded in the copy
+        // (the framing above reads folds as the spaces they stand for).
         let mut raw = RawBuilder::new(input, response.headers.len());
         for field in response.headers.iter() {
+            let folded = field.value.contains(&b'\n');
             let name = field.name.as_bytes();
             let span = Span::of(input, name, field.value).ok_or_else(|| {
                 let shown = &name[..name.len().min(64)];
@@ -1325,7 +1342,11 @@ impl H1Conn {
                     shown.escape_ascii().to_string()
                 ))
             })?;
-            raw.push(span);
+            if folded {
+                raw.push_unfolded(span);
+            } else {
+                raw.push(span);
+            }
         }
         let (headers, bytes) = raw.finish();
         let head = ResponseHead {

@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use ferry_proto::h1 as codec;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
@@ -92,6 +93,16 @@ impl RawBuilder {
             to.copy_from_slice(&n.to_le_bytes());
         }
         self.buf.extend_from_slice(&record);
+    }
+
+    /// The next field's span, its value unfolded in the copy first (see
+    /// [`codec::unfold_in_place`]; the value only gets shorter).
+    pub(crate) fn push_unfolded(&mut self, mut span: Span) {
+        let (start, end) = (span.value.0 as usize, span.value.1 as usize);
+        let len = codec::unfold_in_place(&mut self.buf[start..end]);
+        // (`len` is at most the value's, which fits a u32.)
+        span.value.1 = span.value.0 + len as u32;
+        self.push(span);
     }
 
     /// The fields, and the copy of what arrived (which shares their one

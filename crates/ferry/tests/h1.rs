@@ -70,6 +70,7 @@ struct Got {
     reused: bool,
     content_length: Option<u64>,
     route: RouteKind,
+    headers: ferry::HeaderMap,
     body: Result<Bytes, ferry::Error>,
 }
 
@@ -139,6 +140,7 @@ impl Client {
                     reused: resp.connection_reused(),
                     content_length: resp.content_length(),
                     route: resp.route().kind(),
+                    headers: resp.headers().clone(),
                     body: resp.bytes()$(.$wait)?,
                 })
             }};
@@ -839,6 +841,21 @@ fn bad_peers_give_clear_errors() {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             "chunk",
         ),
+        // The chunked coding twice, in one field or across two (RFC 9112
+        // section 6.1): where the body ends would be a guess.
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            "chunked applied more than once",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            "chunked applied more than once",
+        ),
+        // A switch of protocols nobody asked for is no response.
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\x81\x05hello",
+            "switched protocols (101) for a request that asked for no upgrade",
+        ),
     ];
     for client in Client::both(Settings::default()) {
         let name = client.name();
@@ -856,6 +873,58 @@ fn bad_peers_give_clear_errors() {
             );
         }
     }
+}
+
+#[test]
+fn obsolete_line_folds_are_unfolded() {
+    // Folds in a value and in the framing field, the head cut inside the
+    // folds (a line end is only known not to be the head's last once the
+    // next byte is in).
+    let folded = b"HTTP/1.1 200 OK\r\nX-Folded: one,\r\n<PAUSE> two \r\n\t\t<PAUSE>three\r\nContent-Length:\r\n 5<PAUSE>\r\nX-After: y\r\n\r\nhello";
+    for client in Client::both(Settings::default()) {
+        let name = client.name();
+        let server = Scripted::start(vec![vec![folded.to_vec(), OK_HELLO.to_vec()]]);
+        let got = client.get(&server.url("/folded"));
+        assert_eq!(got.status, StatusCode::OK, "{name}");
+        assert_eq!(got.headers["x-folded"], "one, two three", "{name}");
+        assert_eq!(got.headers["content-length"], "5", "{name}");
+        assert_eq!(got.headers["x-after"], "y", "{name}");
+        assert_eq!(got.content_length, Some(5), "{name}");
+        assert_eq!(got.text(), "hello", "{name}");
+        // Framed by the folded length, the connection carries the next.
+        let got = client.get(&server.url("/next"));
+        assert!(got.reused, "{name}");
+        assert_eq!(got.text(), "hello", "{name}");
+    }
+}
+
+#[test]
+fn a_101_to_a_request_that_asked_for_an_upgrade_is_its_response() {
+    let answer =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
+    let server = Scripted::start(vec![vec![answer.to_vec()], vec![answer.to_vec()]]);
+    let resp = blocking_client()
+        .get(server.url("/ws"))
+        .header("upgrade", "websocket")
+        .header("connection", "upgrade")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async {
+        let resp = async_client()
+            .get(server.url("/ws"))
+            .header("upgrade", "websocket")
+            .header("connection", "upgrade")
+            .send()
+            .await
+            .unwrap();
+        resp.status()
+    });
+    assert_eq!(status, StatusCode::SWITCHING_PROTOCOLS);
 }
 
 #[test]
