@@ -363,6 +363,24 @@ impl std::error::Error for Error {
     }
 }
 
+/// Text a peer sent (a proxy's reason phrase), as an error message may
+/// quote it: control characters but tab become `\x1b` or `\u{9b}`, so
+/// that printing the error cannot drive the terminal.
+pub(crate) fn peer_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\x7f' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A URL without user info, safe to print.
 pub(crate) fn redact_url(url: &Url) -> Url {
     let mut url = url.clone();
@@ -394,5 +412,13 @@ mod tests {
         );
         assert!(!format!("{e:?}").contains("secret"));
         assert!(e.is_proxy());
+    }
+
+    #[test]
+    fn peer_text_cannot_drive_a_terminal() {
+        assert_eq!(
+            peer_text("No\x1b]0;pwned\x07 \x1b[2J\u{9b}2J\tok \u{e9}"),
+            "No\\x1b]0;pwned\\x07 \\x1b[2J\\u{9b}2J\tok \u{e9}"
+        );
     }
 }

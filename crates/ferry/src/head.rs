@@ -209,27 +209,63 @@ impl Fields {
         }
     }
 
-    /// The fields as a map to change.
+    /// The fields as a map to change. What was received stays as it was,
+    /// for [`Fields::received`].
     pub(crate) fn map_mut(&mut self) -> &mut HeaderMap {
-        if let Fields::Received { raw, map } = self {
-            let made = map.take().map_or_else(|| raw.build(), |map| *map);
-            *self = Fields::Map(made);
-        }
         match self {
             Fields::Map(map) => map,
-            Fields::Received { .. } => unreachable!("made a map just now"),
+            Fields::Received { raw, map } => {
+                if map.get().is_none() {
+                    let _ = map.set(Box::new(raw.build()));
+                }
+                map.get_mut().expect("made a map just now")
+            }
         }
     }
 
     /// The fields as a map of their own.
-    pub(crate) fn into_map(mut self) -> HeaderMap {
-        std::mem::take(self.map_mut())
+    pub(crate) fn into_map(self) -> HeaderMap {
+        match self {
+            Fields::Map(map) => map,
+            Fields::Received { raw, map } => map.into_inner().map_or_else(|| raw.build(), |m| *m),
+        }
+    }
+
+    /// The fields as they arrived over HTTP/1.x, in order, names in the
+    /// case sent; `None` for fields that came as a map (HTTP/2).
+    pub(crate) fn received(&self) -> Option<impl Iterator<Item = (&[u8], &[u8])> + '_> {
+        match self {
+            Fields::Map(_) => None,
+            Fields::Received { raw, .. } => {
+                Some(raw.spans().map(|s| (raw.name(&s), raw.value(&s))))
+            }
+        }
+    }
+
+    /// The reason phrase of the status line that arrived over HTTP/1.x
+    /// (empty if there was none); `None` for fields that came as a map.
+    pub(crate) fn reason(&self) -> Option<&[u8]> {
+        let Fields::Received { raw, .. } = self else {
+            return None;
+        };
+        // The parser skipped empty lines before the status line, and
+        // checked that it starts with `HTTP/1.x NNN`.
+        let head = &raw.bytes[..raw.table];
+        let start = head.iter().position(|b| !matches!(b, b'\r' | b'\n'))?;
+        let line = &head[start..];
+        let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Some(line.get(13..).unwrap_or_default())
     }
 
     /// The first value of `name`, without making the map.
     pub(crate) fn first(&self, name: &HeaderName) -> Option<&[u8]> {
         match self {
             Fields::Map(map) => map.get(name).map(HeaderValue::as_bytes),
+            // Once made, the map may have been changed: it is the answer.
+            Fields::Received { map, .. } if map.get().is_some() => {
+                map.get()?.get(name).map(HeaderValue::as_bytes)
+            }
             Fields::Received { raw, .. } => {
                 let want = name.as_str().as_bytes();
                 (raw.spans())
@@ -308,6 +344,20 @@ mod tests {
         fields.map_mut().remove(header::CONTENT_LENGTH);
         assert!(!fields.contains(&header::CONTENT_LENGTH));
         assert_eq!(fields.into_map().len(), 4);
+    }
+
+    #[test]
+    fn what_was_received_stays_as_sent() {
+        let mut fields =
+            received(b"\r\nHTTP/1.1 200 Fine Thanks\r\nX-CuStOm: 1\r\nContent-Length: 2\r\n\r\nok");
+        fields.map_mut().remove(header::CONTENT_LENGTH);
+        let names: Vec<&[u8]> = fields.received().unwrap().map(|(n, _)| n).collect();
+        assert_eq!(names, [&b"X-CuStOm"[..], b"Content-Length"]);
+        assert_eq!(fields.reason(), Some(&b"Fine Thanks"[..]));
+        assert_eq!(received(b"HTTP/1.1 204\r\n\r\n").reason(), Some(&b""[..]));
+        assert_eq!(received(HEAD).reason(), Some(&b"OK"[..]));
+        assert!(Fields::default().received().is_none());
+        assert_eq!(Fields::default().reason(), None);
     }
 
     #[test]

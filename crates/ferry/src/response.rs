@@ -122,6 +122,36 @@ impl Response {
         self.inner.headers.map()
     }
 
+    /// The header fields as they arrived, in order, names in the case the
+    /// server sent them (HTTP/1.x): what ferry took out of
+    /// [`headers`](Response::headers) when it decoded the body
+    /// (`Content-Encoding`, `Content-Length`) is still here. Over HTTP/2,
+    /// whose names are lower case on the wire, these are `headers()`.
+    pub fn received_headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let received = self.inner.headers.received();
+        let map = received
+            .is_none()
+            .then(|| (self.headers().iter()).map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
+        received
+            .into_iter()
+            .flatten()
+            .chain(map.into_iter().flatten())
+    }
+
+    /// The reason phrase as received (`Fine Thanks` in
+    /// `HTTP/1.1 200 Fine Thanks`), possibly empty; `None` over HTTP/2,
+    /// which has none. It is the peer's text: escape it before printing.
+    pub fn reason_phrase(&self) -> Option<&[u8]> {
+        self.inner.headers.reason()
+    }
+
+    /// Whether ferry is decoding the body from its `Content-Encoding` (see
+    /// [`ClientBuilder::decompress`](crate::ClientBuilder::decompress)): the bytes read
+    /// are then not those sent.
+    pub fn body_decoded(&self) -> bool {
+        self.inner.body.decoded
+    }
+
     /// The first value of a header field, without making the map of them
     /// all (see [`crate::head`]).
     pub(crate) fn field(&self, name: &http::HeaderName) -> Option<&[u8]> {
@@ -553,6 +583,8 @@ pub(crate) struct ResponseBody {
     // Boxed: a decoder is 240 bytes, and the response moves through every
     // layer of the request path by value.
     decoder: Option<Box<Decoder>>,
+    /// Whether there was a decoder (it is gone once the body has ended).
+    decoded: bool,
 }
 
 impl ResponseBody {
@@ -568,6 +600,7 @@ impl ResponseBody {
             give_back,
             read_timeout,
             deadline,
+            decoded: decoder.is_some(),
             decoder,
         };
         if body.source.is_end() {

@@ -383,6 +383,18 @@ impl Response {
     pub fn headers(&self) -> &HeaderMap {
         self.inner.headers()
     }
+    /// The header fields as received (see [`crate::Response::received_headers`]).
+    pub fn received_headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.inner.received_headers()
+    }
+    /// The reason phrase as received (see [`crate::Response::reason_phrase`]).
+    pub fn reason_phrase(&self) -> Option<&[u8]> {
+        self.inner.reason_phrase()
+    }
+    /// Whether the body is decoded (see [`crate::Response::body_decoded`]).
+    pub fn body_decoded(&self) -> bool {
+        self.inner.body_decoded()
+    }
     /// The URL after redirects.
     pub fn url(&self) -> &Url {
         self.inner.url()

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::io::{BoxIo, Prefixed};
 use crate::auth::{AuthSession, GiveUp};
-use crate::error::{Error, Kind, ProxyResponse};
+use crate::error::{peer_text, Error, Kind, ProxyResponse};
 
 /// The most of a refusal's body kept for the error.
 const ERROR_BODY_CAP: usize = 64 * 1024;
@@ -255,7 +255,7 @@ fn refusal(response: ProxyResponse, authority: &str) -> Error {
     let message = format!(
         "the proxy refused the tunnel to {authority}: {} {}",
         status.as_u16(),
-        response.reason
+        peer_text(&response.reason)
     );
     let hint = match status.as_u16() {
         400 | 405 | 501 => Some(
@@ -284,10 +284,11 @@ pub(crate) fn auth_error(response: ProxyResponse, give_up: GiveUp) -> Error {
     let mut message = format!(
         "the proxy requires authentication ({} {})",
         response.status.as_u16(),
-        response.reason
+        peer_text(&response.reason)
     );
     if !schemes.is_empty() {
-        message.push_str(&format!("; it offers: {}", schemes.join(", ")));
+        let offers = peer_text(&schemes.join(", "));
+        message.push_str(&format!("; it offers: {offers}"));
     }
     Error::new(Kind::ProxyAuth, message)
         .with_response(response)
@@ -314,4 +315,28 @@ fn protocol_error(e: ConnectError, proxy: &ProxyUrl) -> Error {
 
 fn io_error(e: std::io::Error, doing: &str) -> Error {
     Error::new(Kind::ProxyProtocol, format!("{doing}: {e}")).with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_quotes_the_reason_phrase_escaped() {
+        let response = ProxyResponse {
+            status: StatusCode::FORBIDDEN,
+            reason: "No\u{9b}2J\u{1b}]0;pwned\u{7}".to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(b"\x1b[2J"),
+            truncated: false,
+        };
+        let shown = refusal(response.clone(), "example.test:443").to_string();
+        assert!(
+            shown.contains("403 No\\u{9b}2J\\x1b]0;pwned\\x07"),
+            "{shown}"
+        );
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        let shown = auth_error(response, GiveUp::Rejected).to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+    }
 }
