@@ -279,7 +279,10 @@ pub struct RequestArgs {
     #[arg(short = 'I', long)]
     pub head: bool,
 
-    /// Show the response head before the body.
+    /// Show the response head before the body, as received: header names in
+    /// the server's case, its reason phrase, and `Content-Encoding` and
+    /// `Content-Length` as sent even when ferry decodes the body (a note on
+    /// stderr then says so). Control characters in it are shown escaped.
     #[arg(short = 'i', long)]
     pub include: bool,
 

@@ -82,7 +82,7 @@ pub async fn run(args: &RequestArgs) -> u8 {
             let e = CliError::Local(format!("-c: cannot write {}: {e}", path.display()));
             match &result {
                 Ok(()) => result = Err(e),
-                Err(_) if errors_shown => eprintln!("ferry: {e}"),
+                Err(_) if errors_shown => eprintln!("ferry: {}", show::escaped(e.to_string())),
                 Err(_) => {}
             }
         }
@@ -94,7 +94,8 @@ pub async fn run(args: &RequestArgs) -> u8 {
     if let Err(e) = &result {
         transfer.errormsg = e.to_string();
         if errors_shown {
-            eprintln!("ferry: {e}");
+            // The message may quote a peer (a reason phrase).
+            eprintln!("ferry: {}", show::escaped(&transfer.errormsg));
         }
     }
     if let Some(format) = &args.write_out {
@@ -385,7 +386,7 @@ async fn execute(
                 eprintln!("* route: {} ({})", d.line(), route_kind(d.route()));
                 eprintln!("* why: {}", explain_reason(d.reason(), &args.proxy));
             }
-            Err(e) => eprintln!("* route: undecidable: {e}"),
+            Err(e) => eprintln!("* route: undecidable: {}", show::escaped(e.to_string())),
         }
     }
     let body_len = body.as_ref().map(Vec::len);
@@ -471,13 +472,23 @@ async fn execute(
     let show_head = args.include || args.head || (pretty && !to_file);
     let mut out = std::io::stdout().lock();
     if show_head {
+        let received = show::ReceivedHead::of(&resp);
         let head = if pretty {
-            show::pretty_head(&palette, resp.version(), status, resp.headers()).into_bytes()
+            show::pretty_head(&palette, &received).into_bytes()
         } else {
-            show::raw_head(resp.version(), status, resp.headers())
+            show::raw_head(&received)
         };
         out.write_all(&head).map_err(write_error)?;
         out.flush().map_err(write_error)?;
+        // The head is as received; the body that follows is not, and says so
+        // where it does not mix with the output.
+        if resp.body_decoded() && !args.silent {
+            let coding = received.field("content-encoding").map(show::escaped);
+            eprintln!(
+                "ferry: note: the body is decoded from Content-Encoding {} (the head shows it as received)",
+                coding.as_deref().unwrap_or("?")
+            );
+        }
     }
     drop(out);
     if method == Method::HEAD || args.head {
@@ -624,15 +635,16 @@ fn show_refusal(e: &ferry::Error) {
     eprintln!(
         "< HTTP/1.1 {} {}",
         answer.status().as_u16(),
-        answer.reason()
+        show::escaped(answer.reason())
     );
     eprint_received_headers(answer.headers());
     eprintln!("<");
     let body = answer.body();
     if !body.is_empty() && !show::looks_binary(body) {
-        let text = String::from_utf8_lossy(&body[..body.len().min(1024)]);
-        for line in text.lines() {
-            eprintln!("< {line}");
+        let text = &body[..body.len().min(1024)];
+        for line in text.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            eprintln!("< {}", show::escaped(line));
         }
         if body.len() > 1024 || answer.body_truncated() {
             eprintln!("< [...]");
@@ -689,7 +701,7 @@ fn show_rounds(resp: &Response, side: AuthTarget) {
             "* {} from {who} {} (offers {}): answered with {}{fresh}",
             round.status(),
             round.peer(),
-            offered.join(", "),
+            show::escaped(offered.join(", ")),
             round.answer().as_str()
         );
     }
@@ -741,13 +753,13 @@ fn show_conversation(resp: &Response, sent: &Sent<'_>) {
         }
         eprintln!(">");
         for line in x.response_head().lines() {
-            eprintln!("< {line}");
+            eprintln!("< {}", show::escaped(line));
         }
         eprintln!("<");
     }
     if let Some(v) = resp.tls_version() {
         let alpn = resp.alpn().unwrap_or_else(|| "none".to_owned());
-        eprintln!("* TLS with the origin: {v}, ALPN {alpn}");
+        eprintln!("* TLS with the origin: {v}, ALPN {}", show::escaped(alpn));
     }
 
     let url = resp.url();
@@ -805,8 +817,15 @@ fn show_conversation(resp: &Response, sent: &Sent<'_>) {
         eprintln!("> {name}: {value}");
     }
     eprintln!(">");
-    eprintln!("< {}", show::status_line(resp.version(), resp.status()));
-    eprint_received_headers(resp.headers());
+    let received = show::ReceivedHead::of(resp);
+    eprintln!(
+        "< {}",
+        show::received_status_line(resp.version(), resp.status(), received.reason)
+    );
+    for (name, value) in &received.fields {
+        let shown = show::shown_name(name, h2);
+        eprintln!("< {shown}: {}", show::redacted_value(&shown, value));
+    }
     eprintln!("<");
     let t = resp.timings();
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);

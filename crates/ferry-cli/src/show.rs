@@ -2,7 +2,7 @@
 //! with secrets replaced by `***` wherever they are shown for debugging.
 
 use anstyle::{AnsiColor, Style};
-use ferry::{HeaderMap, StatusCode, Version};
+use ferry::{StatusCode, Version};
 
 /// Styles of the terminal output; all plain when colour is off.
 #[derive(Clone, Copy, Debug, Default)]
@@ -65,6 +65,30 @@ pub fn paint(style: Style, text: &str) -> String {
     }
 }
 
+/// Text a peer sent (a reason phrase, a header value, a proxy's error
+/// body), made safe to print as a diagnostic: control characters but tab
+/// (C0, DEL and C1, which can drive a terminal) become `\x1b` or `\u{9b}`,
+/// and bytes that are not UTF-8 become `\xNN`. Everything else is kept.
+pub fn escaped(peer: impl AsRef<[u8]>) -> String {
+    let mut out = String::new();
+    for chunk in peer.as_ref().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\t' => out.push(c),
+                c if (c as u32) < 0x20 || c == '\x7f' => {
+                    out.push_str(&format!("\\x{:02x}", c as u32));
+                }
+                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
 /// The name of the tunnel-opening phase of a route's timings: the last
 /// hop's handshake (`CONNECT`, or SOCKS).
 pub fn tunnel_phase(route: &ferry::Route) -> &'static str {
@@ -86,49 +110,82 @@ pub fn version_str(v: Version) -> &'static str {
     }
 }
 
-/// The status line, as curl prints it (no reason phrase for HTTP/2 and up).
-pub fn status_line(version: Version, status: StatusCode) -> String {
+/// The status line, as curl prints it (no reason phrase for HTTP/2 and up):
+/// with the reason phrase received (escaped), or the standard one when
+/// there is none to show.
+pub fn received_status_line(version: Version, status: StatusCode, reason: Option<&[u8]>) -> String {
     let v = version_str(version);
     match version {
         Version::HTTP_2 | Version::HTTP_3 => format!("{v} {}", status.as_u16()),
-        _ => format!(
-            "{v} {} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        )
-        .trim_end()
-        .to_owned(),
+        _ => {
+            let reason = match reason {
+                Some(r) => escaped(r),
+                None => status.canonical_reason().unwrap_or("").to_owned(),
+            };
+            format!("{v} {} {reason}", status.as_u16())
+                .trim_end()
+                .to_owned()
+        }
+    }
+}
+
+/// A response head as `-i` shows it: what was received, the reason phrase
+/// and the header names as the server sent them.
+pub struct ReceivedHead<'a> {
+    pub version: Version,
+    pub status: StatusCode,
+    pub reason: Option<&'a [u8]>,
+    pub fields: Vec<(&'a [u8], &'a [u8])>,
+}
+
+impl<'a> ReceivedHead<'a> {
+    /// The head of `resp`.
+    pub fn of(resp: &'a ferry::Response) -> ReceivedHead<'a> {
+        ReceivedHead {
+            version: resp.version(),
+            status: resp.status(),
+            reason: resp.reason_phrase(),
+            fields: resp.received_headers().collect(),
+        }
+    }
+
+    fn status_line(&self) -> String {
+        received_status_line(self.version, self.status, self.reason)
+    }
+
+    /// The value of `name` (ASCII case-insensitive) as received.
+    pub fn field(&self, name: &str) -> Option<&'a [u8]> {
+        (self.fields.iter())
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| *v)
     }
 }
 
 /// The head exactly as `-i` writes it to a pipe: CRLF line ends, a blank
-/// line after the headers.
-pub fn raw_head(version: Version, status: StatusCode, headers: &HeaderMap) -> Vec<u8> {
-    let mut out = status_line(version, status).into_bytes();
+/// line after the headers, and the peer's text [`escaped`].
+pub fn raw_head(head: &ReceivedHead<'_>) -> Vec<u8> {
+    let mut out = head.status_line().into_bytes();
     out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
+    for (name, value) in &head.fields {
+        out.extend_from_slice(escaped(name).as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(escaped(value).as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out
 }
 
-/// The head for a terminal: coloured, header names in Title-Case.
-pub fn pretty_head(
-    p: &Palette,
-    version: Version,
-    status: StatusCode,
-    headers: &HeaderMap,
-) -> String {
-    let mut out = paint(p.status(status), &status_line(version, status));
+/// The head for a terminal: coloured; header names as received (HTTP/2's,
+/// lower case on the wire, in Title-Case).
+pub fn pretty_head(p: &Palette, head: &ReceivedHead<'_>) -> String {
+    let mut out = paint(p.status(head.status), &head.status_line());
     out.push('\n');
-    for (name, value) in headers {
-        out.push_str(&paint(p.name, &title_case(name.as_str())));
+    let h2 = matches!(head.version, Version::HTTP_2 | Version::HTTP_3);
+    for (name, value) in &head.fields {
+        out.push_str(&paint(p.name, &shown_name(name, h2)));
         out.push_str(": ");
-        out.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        out.push_str(&escaped(value));
         out.push('\n');
     }
     out.push('\n');
@@ -137,30 +194,43 @@ pub fn pretty_head(
 
 pub use ferry_proto::h1::title_case;
 
+/// A received header name as shown: as sent over HTTP/1.x, in Title-Case
+/// over HTTP/2 (whose names are lower case on the wire).
+pub fn shown_name(name: &[u8], h2: bool) -> String {
+    let name = escaped(name);
+    if h2 {
+        title_case(&name)
+    } else {
+        name
+    }
+}
+
 /// A header value as `-v` may show it: credentials and cookie values
-/// become `***` (cookie names stay, they help debugging).
+/// become `***` (cookie names stay, they help debugging), and the rest is
+/// [`escaped`].
 pub fn redacted_value(name: &str, value: &[u8]) -> String {
-    let value = String::from_utf8_lossy(value);
+    let text = String::from_utf8_lossy(value);
     match name.to_ascii_lowercase().as_str() {
         "authorization" | "proxy-authorization" => "***".to_owned(),
-        "cookie" => value
-            .split(';')
-            .map(|pair| match pair.split_once('=') {
-                Some((n, _)) => format!("{}=***", n.trim()),
-                None => "***".to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
+        "cookie" => escaped(
+            text.split(';')
+                .map(|pair| match pair.split_once('=') {
+                    Some((n, _)) => format!("{}=***", n.trim()),
+                    None => "***".to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
         "set-cookie" => {
-            let mut parts = value.splitn(2, ';');
+            let mut parts = text.splitn(2, ';');
             let first = parts.next().unwrap_or("");
             let name = first.split_once('=').map_or("", |(n, _)| n.trim());
-            match parts.next() {
+            escaped(match parts.next() {
                 Some(attrs) => format!("{name}=***;{attrs}"),
                 None => format!("{name}=***"),
-            }
+            })
         }
-        _ => value.into_owned(),
+        _ => escaped(value),
     }
 }
 
@@ -233,24 +303,53 @@ fn write_json(p: &Palette, value: &serde_json::Value, depth: usize, out: &mut St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry::header::HeaderValue;
 
     #[test]
     fn status_lines_as_curl() {
         assert_eq!(
-            status_line(Version::HTTP_11, StatusCode::NOT_FOUND),
+            received_status_line(Version::HTTP_11, StatusCode::NOT_FOUND, None),
             "HTTP/1.1 404 Not Found"
         );
-        assert_eq!(status_line(Version::HTTP_2, StatusCode::OK), "HTTP/2 200");
+        assert_eq!(
+            received_status_line(Version::HTTP_11, StatusCode::OK, Some(b"")),
+            "HTTP/1.1 200"
+        );
+        assert_eq!(
+            received_status_line(Version::HTTP_2, StatusCode::OK, None),
+            "HTTP/2 200"
+        );
     }
 
     #[test]
-    fn raw_heads_are_crlf() {
-        let mut h = HeaderMap::new();
-        h.insert("content-length", HeaderValue::from_static("5"));
+    fn raw_heads_are_crlf_and_as_received() {
+        let head = ReceivedHead {
+            version: Version::HTTP_11,
+            status: StatusCode::OK,
+            reason: Some(b"Fine\x1b[2J"),
+            fields: vec![(b"X-CuStOm", b"a\x9b\tb"), (b"Content-Length", b"5")],
+        };
         assert_eq!(
-            raw_head(Version::HTTP_11, StatusCode::OK, &h),
-            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+            String::from_utf8(raw_head(&head)).unwrap(),
+            "HTTP/1.1 200 Fine\\x1b[2J\r\nX-CuStOm: a\\x9b\tb\r\nContent-Length: 5\r\n\r\n"
+        );
+        let none = ReceivedHead {
+            reason: None,
+            fields: vec![],
+            ..head
+        };
+        assert_eq!(raw_head(&none), b"HTTP/1.1 200 OK\r\n\r\n");
+    }
+
+    #[test]
+    fn peer_text_is_escaped() {
+        assert_eq!(
+            escaped(b"\x1b]0;pwned\x07 \x1b[2J\r\n\x7f\tok \xc3\xa9 \xc2\x9b \xff"),
+            "\\x1b]0;pwned\\x07 \\x1b[2J\\x0d\\x0a\\x7f\tok \u{e9} \\u{9b} \\xff"
+        );
+        assert_eq!(redacted_value("X-A", b"\x1b[31m"), "\\x1b[31m");
+        assert_eq!(
+            redacted_value("set-cookie", b"\x1b=1; Path=/\x07"),
+            "\\x1b=***; Path=/\\x07"
         );
     }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use ferry::Timings;
 
+use crate::show::escaped;
+
 /// What one transfer tells `-w`.
 #[derive(Clone, Debug, Default)]
 pub struct Transfer {
@@ -79,8 +81,10 @@ impl Transfer {
                 };
                 format!("{speed:.0}")
             }
-            "url_effective" | "url" => self.url_effective.clone(),
-            "content_type" => self.content_type.clone(),
+            // These hold what a peer sent (a `Location`, a header, a proxy's
+            // reason phrase): escaped like every other diagnostic.
+            "url_effective" | "url" => escaped(&self.url_effective),
+            "content_type" => escaped(&self.content_type),
             "remote_ip" => self.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
             "remote_port" => self
                 .remote
@@ -88,7 +92,7 @@ impl Transfer {
                 .unwrap_or_default(),
             "http_version" => self.http_version.clone(),
             "exitcode" => self.exit_code.to_string(),
-            "errormsg" => self.errormsg.clone(),
+            "errormsg" => escaped(&self.errormsg),
             _ => return None,
         })
     }
