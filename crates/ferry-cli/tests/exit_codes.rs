@@ -109,7 +109,14 @@ fn timeout_is_11() {
     let out = run(lab
         .ferry()
         .args(["-m", "0.5", "-x", proxy.url(), &lab.origin.https_url("/")]));
-    expect(&out, 11, "timed out");
+    expect(
+        &out,
+        11,
+        &format!(
+            "proxy {}: total request timed out after 500ms while waiting for the proxy's answer to CONNECT",
+            proxy.url()
+        ),
+    );
     assert!(started.elapsed().as_secs() < 10);
 }
 

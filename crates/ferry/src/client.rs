@@ -25,7 +25,7 @@ use crate::connect::tunnel::auth_error;
 use crate::connect::{with_timeout, Connector};
 use crate::cookie::Jar;
 use crate::decode::{Decoder, ACCEPT_ENCODING};
-use crate::error::{BoxError, Error, Kind, ProxyResponse, TimeoutPhase};
+use crate::error::{BoxError, Error, Kind, ProxyResponse, Stage, TimeoutPhase};
 use crate::h1::{Deadline, Failure, H1Body, H1Conn, RequestHead, Wait};
 use crate::h2::{Driver, InlineExec};
 use crate::head::ResponseHead;
@@ -334,8 +334,11 @@ impl Client {
         // `tokio::time::timeout`, the ~1 KB state machine would be copied.
         let mut run = std::pin::pin!(self.follow(request, Some(deadline)));
         // The timer boxed: inline, it would add its size to every request's
-        // future, with or without a deadline.
-        let mut sleep = Box::pin(tokio::time::sleep_until(deadline.at.into()));
+        // future, with or without a deadline. The steps of the request end
+        // at the deadline themselves, saying where they were; this timer,
+        // a little later, ends what has no limit of its own.
+        let backstop = deadline.at + Duration::from_millis(20);
+        let mut sleep = Box::pin(tokio::time::sleep_until(backstop.into()));
         std::future::poll_fn(|cx| {
             if let Poll::Ready(out) = run.as_mut().poll(cx) {
                 return Poll::Ready(out);
@@ -522,7 +525,7 @@ impl Client {
                         // machine that reused connections never need; inline,
                         // it made every request's future that much larger.
                         None => {
-                            let conn = Box::pin(self.connect(&key, hand_auth.as_ref()))
+                            let conn = Box::pin(self.connect(&key, hand_auth.as_ref(), deadline))
                                 .await
                                 .map_err(|e| e.with_url(url))?;
                             // The 407s its CONNECTs answered belong to this request.
@@ -596,7 +599,12 @@ impl Client {
                                     continue;
                                 }
                                 if let Failure::Timeout(phase, d) = failure {
-                                    return Err(Error::timeout(phase, d).with_url(url));
+                                    return Err(Error::timeout(phase, d)
+                                        .during(
+                                            Stage::ResponseHead,
+                                            "waiting for the response head",
+                                        )
+                                        .with_url(url));
                                 }
                                 return Err(request_error(failure, &route, &conn, url));
                             }
@@ -829,8 +837,17 @@ impl Client {
         }
     }
 
-    async fn connect(&self, key: &PoolKey, hand_auth: Option<&HeaderValue>) -> Result<Conn, Error> {
-        let est = self.inner.connector.connect(key, hand_auth).await?;
+    async fn connect(
+        &self,
+        key: &PoolKey,
+        hand_auth: Option<&HeaderValue>,
+        deadline: Option<Deadline>,
+    ) -> Result<Conn, Error> {
+        let est = self
+            .inner
+            .connector
+            .connect(key, hand_auth, deadline)
+            .await?;
         // Prior knowledge: h2 to the origin unless ALPN said otherwise (a
         // forwarding proxy always gets HTTP/1.1).
         let forward = matches!(key, PoolKey::Forward(_));

@@ -87,6 +87,27 @@ impl fmt::Display for TimeoutPhase {
     }
 }
 
+/// Where a request was when a timeout fired: what ferry was waiting for.
+/// The error's [`proxy`](Error::proxy) names the hop, when it was a proxy's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Opening the TCP connection (to the origin, or to the proxy).
+    Connect,
+    /// The TLS handshake with an `https://` proxy.
+    ProxyTls,
+    /// The proxy's answer to `CONNECT`.
+    ConnectAnswer,
+    /// The SOCKS handshake with the proxy.
+    SocksHandshake,
+    /// The TLS handshake with the origin (through a tunnel or not).
+    OriginTls,
+    /// The response head (the request being sent or sent).
+    ResponseHead,
+    /// The response body.
+    Body,
+}
+
 /// What a proxy answered when it refused: status, headers and (up to 64 KiB
 /// of) body.
 #[derive(Clone, Debug)]
@@ -142,6 +163,7 @@ struct Inner {
     url: Option<Url>,
     hop: Option<HopLabel>,
     phase: Option<TimeoutPhase>,
+    stage: Option<Stage>,
     timeout: Option<Duration>,
     response: Option<ProxyResponse>,
     status: Option<StatusCode>,
@@ -159,6 +181,7 @@ impl Error {
                 url: None,
                 hop: None,
                 phase: None,
+                stage: None,
                 timeout: None,
                 response: None,
                 status: None,
@@ -213,6 +236,16 @@ impl Error {
         e
     }
 
+    /// Says where a timeout fired: `stage`, described as `what` (for
+    /// example "waiting for the proxy's answer to CONNECT example.com:443").
+    pub(crate) fn during(mut self, stage: Stage, what: impl fmt::Display) -> Error {
+        if self.inner.stage.is_none() {
+            self.inner.stage = Some(stage);
+            self.inner.message = format!("{} while {what}", self.inner.message);
+        }
+        self
+    }
+
     pub(crate) fn builder(message: impl Into<String>) -> Error {
         Error::new(Kind::Builder, message)
     }
@@ -264,6 +297,13 @@ impl Error {
     /// Which timeout fired, for [`Kind::Timeout`].
     pub fn timeout_phase(&self) -> Option<TimeoutPhase> {
         self.inner.phase
+    }
+
+    /// What ferry was waiting for when a timeout fired, for [`Kind::Timeout`]
+    /// (whichever timeout it was: with [`TimeoutPhase::Total`] this says
+    /// where the request was when its time ran out).
+    pub fn timeout_stage(&self) -> Option<Stage> {
+        self.inner.stage
     }
 
     /// Whether a timeout fired.
@@ -346,6 +386,9 @@ impl fmt::Debug for Error {
         }
         if let Some(phase) = inner.phase {
             d.field("phase", &phase);
+        }
+        if let Some(stage) = inner.stage {
+            d.field("stage", &stage);
         }
         if let Some(hint) = &inner.hint {
             d.field("hint", hint);

@@ -18,7 +18,7 @@ use crate::body::Body;
 use crate::connect::tunnel::TunnelExchange;
 use crate::connect::ConnInfo;
 use crate::decode::Decoder;
-use crate::error::{Error, Kind};
+use crate::error::{Error, Kind, Stage};
 use crate::h1::{bounded, Deadline, Failure, H1Body, Wait};
 use crate::head::{Fields, ResponseHead};
 use crate::pool::{Conn, Pool, Sender};
@@ -540,7 +540,9 @@ impl Source {
             Source::H2(incoming) => loop {
                 let frame = bounded(wait, incoming.frame())
                     .await
-                    .map_err(|(phase, d)| Error::timeout(phase, d))?;
+                    .map_err(|(phase, d)| {
+                        Error::timeout(phase, d).during(Stage::Body, "reading the response body")
+                    })?;
                 match frame {
                     None => return Ok(None),
                     Some(Err(e)) => {
@@ -558,7 +560,9 @@ impl Source {
                 }
             },
             Source::H1(body) => body.next(wait).await.map_err(|f| match f {
-                Failure::Timeout(phase, d) => Error::timeout(phase, d),
+                Failure::Timeout(phase, d) => {
+                    Error::timeout(phase, d).during(Stage::Body, "reading the response body")
+                }
                 f => {
                     Error::new(Kind::Body, format!("reading the response body: {f}")).with_source(f)
                 }

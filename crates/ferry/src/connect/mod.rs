@@ -29,7 +29,8 @@ use rustls::ClientConfig;
 use self::io::{looks_like_http, BoxIo, Sniff, SniffRecord};
 use self::tls::{TlsFailure, TlsInfo};
 use crate::auth::{AuthRound, AuthSession, AuthSettings};
-use crate::error::{Error, Kind, TimeoutPhase};
+use crate::error::{Error, Kind, Stage, TimeoutPhase};
+use crate::h1::Deadline;
 use crate::route::{HopLabel, PoolKey, Target};
 use crate::tls::server_name;
 
@@ -85,6 +86,22 @@ pub(crate) struct ConnInfo {
     pub(crate) total: Duration,
     /// The first bytes a forwarding proxy sent, to explain parse failures.
     pub(crate) sniff: Option<SniffRecord>,
+    /// The step under way, for a timeout to say where it fired.
+    waiting: Option<Waypoint>,
+}
+
+/// A step of connection setup: what it waits for, at which hop (an index
+/// into the key's hops; none for the origin's steps).
+#[derive(Clone, Copy, Debug)]
+struct Waypoint {
+    stage: Stage,
+    hop: Option<usize>,
+}
+
+impl ConnInfo {
+    fn at(&mut self, stage: Stage, hop: Option<usize>) {
+        self.waiting = Some(Waypoint { stage, hop });
+    }
 }
 
 impl ConnInfo {
@@ -106,10 +123,13 @@ impl Connector {
     /// Builds the stream for `key`, hop by hop. `proxy_auth` is a
     /// `Proxy-Authorization` value set by hand on the request, which goes on
     /// the last hop's `CONNECT` instead of that proxy's own credentials.
+    /// Setup ends at the request's `deadline`, if it has one, with a
+    /// timeout that says which step it was in.
     pub(crate) async fn connect(
         &self,
         key: &PoolKey,
         proxy_auth: Option<&HeaderValue>,
+        deadline: Option<Deadline>,
     ) -> Result<Established, Error> {
         let start = Instant::now();
         let hops = match key {
@@ -121,7 +141,14 @@ impl Connector {
         // after MAX_ROUNDS of them: this loop ends.
         for _ in 0..=crate::auth::MAX_ROUNDS {
             let mut info = ConnInfo::default();
-            match self.build(key, proxy_auth, &mut sessions, &mut info).await {
+            let build = self.build(key, proxy_auth, &mut sessions, &mut info);
+            let built = match deadline {
+                None => build.await,
+                Some(d) => tokio::time::timeout_at(d.at.into(), build)
+                    .await
+                    .unwrap_or_else(|_| Err(Error::timeout(TimeoutPhase::Total, d.total).into())),
+            };
+            match built {
                 Ok((io, h2)) => {
                     info.total = start.elapsed();
                     for (session, hop) in sessions.iter_mut().zip(hops) {
@@ -130,6 +157,9 @@ impl Connector {
                         }
                     }
                     return Ok(Established { io, h2, info });
+                }
+                Err(Fail::Error(e)) if e.is_timeout() => {
+                    return Err(timed_out(e, key, info.waiting));
                 }
                 Err(Fail::Error(e)) => return Err(e),
                 Err(Fail::Reconnect) => {
@@ -152,6 +182,7 @@ impl Connector {
     ) -> Result<(BoxIo, bool), Fail> {
         Ok(match key {
             PoolKey::Direct(target) => {
+                info.at(Stage::Connect, None);
                 let io = self.tcp(&target.host, target.port, None, info).await?;
                 self.origin_layer(target, io, None, info).await?
             }
@@ -191,6 +222,7 @@ impl Connector {
         info: &mut ConnInfo,
     ) -> Result<BoxIo, Fail> {
         let first = &hops[0];
+        info.at(Stage::Connect, Some(0));
         let io = self
             .tcp(
                 first.host(),
@@ -259,6 +291,7 @@ impl Connector {
         if proxy.scheme() != ProxyScheme::Https {
             return Ok(io);
         }
+        info.at(Stage::ProxyTls, Some(i));
         let start = Instant::now();
         let name = server_name(proxy.host())?;
         let handshake = tls::handshake(self.proxy_tls.clone(), name, io);
@@ -298,12 +331,14 @@ impl Connector {
         let start = Instant::now();
         let label = |e: Error| e.with_hop(HopLabel::at(hops, i));
         let io = if proxy.scheme().is_socks() {
+            info.at(Stage::SocksHandshake, Some(i));
             let setup = socks::handshake(io, proxy, host, port);
             with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
                 .await
                 .and_then(|r| r)
                 .map_err(label)?
         } else {
+            info.at(Stage::ConnectAnswer, Some(i));
             let authority = authority(host, port);
             let headers = self.connect_headers(proxy_auth);
             let session =
@@ -352,6 +387,7 @@ impl Connector {
         if !target.is_https() {
             return Ok((io, false));
         }
+        info.at(Stage::OriginTls, None);
         let start = Instant::now();
         let name = server_name(&target.host)?;
         let handshake = tls::handshake(self.origin_tls.clone(), name, io);
@@ -386,6 +422,50 @@ fn authority(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
+    }
+}
+
+/// A timeout of connection setup, told where it fired: the step, the hop
+/// (for a proxy's steps) and what that step was opening.
+fn timed_out(e: Error, key: &PoolKey, at: Option<Waypoint>) -> Error {
+    let Some(at) = at else { return e };
+    let (hops, target) = match key {
+        PoolKey::Direct(t) => (&[][..], Some(t)),
+        PoolKey::Forward(hops) => (&hops[..], None),
+        PoolKey::Tunnel(hops, t, _) => (&hops[..], Some(t)),
+    };
+    // What hop `i` was asked to open: the next hop, or the origin.
+    let next = |i: usize| match (hops.get(i + 1), target) {
+        (Some(p), _) => p.authority(),
+        (None, Some(t)) => t.authority(),
+        (None, None) => "the next hop".to_owned(),
+    };
+    let what = match (at.stage, at.hop) {
+        (Stage::Connect, Some(_)) => "opening the TCP connection to the proxy".to_owned(),
+        (Stage::ProxyTls, _) => "in the TLS handshake with the proxy".to_owned(),
+        (Stage::ConnectAnswer, Some(i)) => {
+            format!("waiting for the proxy's answer to CONNECT {}", next(i))
+        }
+        (Stage::SocksHandshake, Some(i)) => {
+            format!("in the SOCKS handshake with the proxy (for {})", next(i))
+        }
+        (Stage::OriginTls, _) => match (target, hops.last()) {
+            (Some(t), Some(p)) => format!(
+                "in the TLS handshake with {} (through the tunnel via {p})",
+                t.host
+            ),
+            (Some(t), None) => format!("in the TLS handshake with {}", t.host),
+            (None, _) => "in the TLS handshake with the origin".to_owned(),
+        },
+        _ => match target {
+            Some(t) => format!("opening the TCP connection to {}", t.authority()),
+            None => "opening the connection".to_owned(),
+        },
+    };
+    let e = e.during(at.stage, what);
+    match at.hop {
+        Some(i) => e.with_hop(HopLabel::at(hops, i)),
+        None => e,
     }
 }
 
@@ -451,7 +531,7 @@ mod tests {
             },
             None,
         );
-        let mut est = connector().connect(&key, None).await.unwrap();
+        let mut est = connector().connect(&key, None, None).await.unwrap();
         assert_eq!(
             est.info.tunnel_exchange.as_ref().map(|x| x.status()),
             Some(200)
