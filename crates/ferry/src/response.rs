@@ -17,7 +17,7 @@ use crate::auth::AuthRound;
 use crate::body::Body;
 use crate::connect::tunnel::TunnelExchange;
 use crate::connect::ConnInfo;
-use crate::decode::Decoder;
+use crate::decode::{Decoder, Step};
 use crate::error::{Error, Kind, Stage};
 use crate::h1::{bounded, Deadline, Failure, H1Body, Wait};
 use crate::head::{Fields, ResponseHead};
@@ -584,7 +584,7 @@ pub(crate) struct ResponseBody {
     give_back: Option<GiveBack>,
     read_timeout: Option<Duration>,
     deadline: Option<Deadline>,
-    // Boxed: a decoder is 240 bytes, and the response moves through every
+    // Boxed: a decoder is large, and the response moves through every
     // layer of the request path by value.
     decoder: Option<Box<Decoder>>,
     /// Whether there was a decoder (it is gone once the body has ended).
@@ -620,7 +620,47 @@ impl ResponseBody {
         }
     }
 
+    /// The next piece of the body: decoded, when it has a coding ferry
+    /// undoes. Compressed chunks are read only as the decoder asks for them,
+    /// and each gives out at most a bounded piece a call.
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            let step = match self.decoder.as_mut() {
+                None => return self.raw_chunk().await,
+                Some(decoder) => decoder.next().map_err(decode_error)?,
+            };
+            match step {
+                Step::Piece(piece) => return Ok(Some(piece)),
+                Step::NeedInput => {
+                    let data = self.raw_chunk().await?;
+                    let decoder = self.decoder.as_mut().expect("matched above");
+                    match data {
+                        Some(data) => decoder.give(data),
+                        None => decoder.end(),
+                    }
+                }
+                Step::End => {
+                    // The rest of the body must be empty (a chunked body's
+                    // last chunk may come after the stream's end): reading
+                    // it puts the connection back in the pool.
+                    while let Some(rest) = self.raw_chunk().await? {
+                        if !rest.is_empty() {
+                            self.give_back = None;
+                            if let Some(decoder) = self.decoder.as_mut() {
+                                decoder.fail();
+                            }
+                            return Err(decode_error(crate::decode::trailing()));
+                        }
+                    }
+                    self.decoder = None;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// The next chunk of the body as it came.
+    async fn raw_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
             let wait = Wait::new(self.read_timeout, self.deadline);
             let data = match self.source.data(wait).await {
@@ -632,21 +672,11 @@ impl ResponseBody {
             };
             let Some(data) = data else {
                 self.finish();
-                if let Some(decoder) = self.decoder.take() {
-                    let rest = decoder.finish().map_err(decode_error)?;
-                    if !rest.is_empty() {
-                        return Ok(Some(rest));
-                    }
-                }
                 return Ok(None);
             };
             if self.source.is_end() {
                 self.finish();
             }
-            let data = match &mut self.decoder {
-                Some(decoder) => decoder.feed(&data).map_err(decode_error)?,
-                None => data,
-            };
             if !data.is_empty() {
                 return Ok(Some(data));
             }

@@ -163,3 +163,112 @@ async fn switches_off() {
     let head = on.head(&url).send().await.unwrap();
     assert_eq!(head.bytes().await.unwrap().len(), 0);
 }
+
+/// `coding` of `size` zero bytes: zstd and gzip as frames or members of
+/// 64 MiB, repeated (each compressed once), the others in one stream.
+fn zeros(coding: &str, size: usize) -> Vec<u8> {
+    const FRAME: usize = 64 << 20;
+    match coding {
+        "zstd" | "gzip" if size > FRAME => {
+            let frame = zeros(coding, FRAME);
+            frame.repeat(size / FRAME)
+        }
+        _ => pack(coding, &vec![0; size]),
+    }
+}
+
+/// Answers every request on every connection with `body`, sent as
+/// `Content-Encoding: coding` in one write.
+async fn serve(coding: &str, body: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    let out = std::sync::Arc::new(out);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let out = out.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                loop {
+                    match s.read(&mut tmp).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                    }
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        if s.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A body of a few kilobytes that expands to 256 MiB is read as pieces of
+/// at most 64 KiB, all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bomb_is_streamed_in_bounded_pieces() {
+    const SIZE: usize = 256 << 20;
+    let packed = zeros("zstd", SIZE);
+    assert!(packed.len() < 64 << 10, "{} bytes", packed.len());
+    let port = serve("zstd", packed).await;
+    let mut resp = client()
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    let (mut total, mut largest) = (0, 0);
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        total += chunk.len();
+        largest = largest.max(chunk.len());
+    }
+    assert_eq!(total, SIZE);
+    assert!(largest <= 64 << 10, "a chunk of {largest} bytes");
+}
+
+/// With `max_body_size`, a bomb fails with the size error once the decoded
+/// bytes pass the limit. Each body is followed by bytes that are not of its
+/// coding: decoding on past the limit would reach them and fail with a
+/// decoding error instead, so the size error shows decoding stopped first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bomb_stops_at_the_size_limit() {
+    const LIMIT: usize = 1 << 20;
+    let c = client().build().unwrap();
+    for (coding, size) in [
+        ("zstd", 1 << 30),
+        ("gzip", 8 << 20),
+        ("deflate", 8 << 20),
+        ("br", 8 << 20),
+    ] {
+        let mut packed = zeros(coding, size);
+        packed.extend_from_slice(b"\xffthis is not part of the compressed stream");
+        let port = serve(coding, packed).await;
+        let url = format!("http://127.0.0.1:{port}/");
+        let e = c
+            .get(&url)
+            .max_body_size(LIMIT)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ferry::Kind::Body, "{coding}: {e}");
+        assert!(e.to_string().contains("max_body_size"), "{coding}: {e}");
+
+        // Read to the end without a limit, the same body fails to decode.
+        let e = c.get(&url).send().await.unwrap().bytes().await.unwrap_err();
+        assert_eq!(e.kind(), ferry::Kind::Decode, "{coding}: {e}");
+    }
+}
