@@ -302,11 +302,11 @@ pub struct RequestArgs {
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
-    /// Give up after SECS for the whole request, body included.
+    /// Give up after SECS for the whole request, body included (0: no limit).
     #[arg(short = 'm', long, value_name = "SECS")]
     pub max_time: Option<f64>,
 
-    /// Give up connecting (TCP, CONNECT, TLS) after SECS.
+    /// Give up connecting (TCP, CONNECT, TLS) after SECS (0: no limit).
     #[arg(long, value_name = "SECS")]
     pub connect_timeout: Option<f64>,
 

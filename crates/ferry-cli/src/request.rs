@@ -149,6 +149,15 @@ fn secs(value: f64, flag: &str) -> Result<Duration, CliError> {
         .map_err(|_| usage(format!("{flag} wants a number of seconds, got {value}")))
 }
 
+/// A time limit in seconds, where 0 means none (as in curl).
+fn time_limit(value: Option<f64>, flag: &str) -> Result<Option<Duration>, CliError> {
+    match value {
+        None => Ok(None),
+        Some(0.0) => Ok(None),
+        Some(t) => secs(t, flag).map(Some),
+    }
+}
+
 /// The request to make, and the client's cookie jar: the cookie engine,
 /// on with `-b` or `-c` (as in curl).
 fn prepare(args: &RequestArgs) -> Result<(Prepared, Option<Arc<Jar>>), CliError> {
@@ -293,12 +302,11 @@ fn prepare(args: &RequestArgs) -> Result<(Prepared, Option<Arc<Jar>>), CliError>
     } else if args.netrc || args.netrc_optional {
         builder = builder.netrc(true);
     }
-    if let Some(t) = args.max_time {
-        builder = builder.timeout(secs(t, "-m/--max-time")?);
+    if let Some(d) = time_limit(args.max_time, "-m/--max-time")? {
+        builder = builder.timeout(d);
     }
-    if let Some(t) = args.connect_timeout {
+    if let Some(d) = time_limit(args.connect_timeout, "--connect-timeout")? {
         // curl's connect timeout covers the whole connection setup.
-        let d = secs(t, "--connect-timeout")?;
         builder = builder
             .connect_timeout(d)
             .tunnel_timeout(d)

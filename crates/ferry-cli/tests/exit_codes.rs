@@ -121,6 +121,40 @@ fn timeout_is_11() {
 }
 
 #[test]
+fn zero_means_no_time_limit() {
+    let lab = Lab::start();
+    let https = lab.origin.https_url("/delay/20");
+    for args in [
+        ["-m", "0", lab.origin.http_url("/delay/20").as_str()],
+        ["--connect-timeout", "0", lab.origin.http_url("/").as_str()],
+    ] {
+        let (code, stdout, stderr) = outcome(&run(lab.ferry().args(args)));
+        assert_eq!(
+            (code, stdout.as_str()),
+            (0, ferry_lab::HELLO),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Through a proxy the connect limit covers the tunnel and TLS too.
+    let (code, stdout, stderr) = outcome(&run(lab.ferry().args([
+        "-m",
+        "0",
+        "--connect-timeout",
+        "0",
+        "-x",
+        lab.proxy.url(),
+        &https,
+    ])));
+    assert_eq!((code, stdout.as_str()), (0, ferry_lab::HELLO), "{stderr}");
+    // Negative limits are still mistakes.
+    expect(
+        &run(lab.ferry().args(["--max-time=-1", &https])),
+        2,
+        "-m/--max-time",
+    );
+}
+
+#[test]
 fn fail_on_404_is_22_without_body() {
     let lab = Lab::start();
     let url = lab.origin.http_url("/status/404");
