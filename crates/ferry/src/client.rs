@@ -724,7 +724,8 @@ impl Client {
                 if let Some((round, answered)) = round {
                     // The refused connection is not kept.
                     let keep = !matches!(round, Round::Refused(_));
-                    let (body, complete, next) = Box::pin(self.end_round(source, conn, keep)).await;
+                    let (body, complete, next) =
+                        Box::pin(self.end_round(source, conn, keep, deadline)).await;
                     let status = head.status;
                     let proxy_error = |proxy: &ProxyUrl, give_up| {
                         let response = ProxyResponse {
@@ -807,19 +808,18 @@ impl Client {
         Some(Box::new(decoder))
     }
 
-    /// After a 401/407 whose body was read to its end: the connection, for
-    /// the next round to go on it (NTLM needs that), if it is still open.
     /// The end of an authentication round on `conn`: the rest of the
-    /// challenge's body (at most 64 KiB of it kept, and whether its end was
-    /// reached), and, when `keep`, the connection if it can carry the next
-    /// round.
+    /// challenge's body (as much as [`drain_capped`] takes, and whether its
+    /// end was reached), and, when `keep`, the connection if it can carry
+    /// the next round (NTLM needs the same one): only after the whole body.
     async fn end_round(
         &self,
         mut source: Source,
         mut conn: Conn,
         keep: bool,
+        deadline: Option<Deadline>,
     ) -> (bytes::Bytes, bool, Option<Conn>) {
-        let (body, complete) = drain_capped(&mut source, self.inner.read_timeout).await;
+        let (body, complete) = drain_capped(&mut source, self.inner.read_timeout, deadline).await;
         if !keep {
             return (body, complete, None);
         }
@@ -1133,23 +1133,38 @@ pub(crate) struct Resolved {
     host_header: HeaderValue,
 }
 
-/// Reads a proxy's 407 body to its end so that the connection can carry the
-/// next round, keeping at most 64 KiB of it; says whether the end was reached.
-async fn drain_capped(source: &mut Source, read_timeout: Option<Duration>) -> (bytes::Bytes, bool) {
-    const CAP: usize = 64 * 1024;
-    const GIVE_UP: usize = 1024 * 1024;
-    let wait = Wait::new(Some(read_timeout.unwrap_or(Duration::from_secs(5))), None);
+/// The most of a 401/407 body read: past it the connection is given up.
+const CHALLENGE_BODY_CAP: usize = 64 * 1024;
+/// How long a 401/407 body may take to arrive, from its head.
+const CHALLENGE_BODY_WAIT: Duration = Duration::from_secs(1);
+
+/// Reads a 401/407 body to its end so that the connection can carry the
+/// next round, if it is short and comes at once: at most
+/// [`CHALLENGE_BODY_CAP`] of it, within [`CHALLENGE_BODY_WAIT`] (and the
+/// request's own deadline). Says whether the end was reached; when not, the
+/// connection must not be reused. A challenge is answered from its head, so
+/// a peer that sends a huge or slow body holds up only this wait.
+async fn drain_capped(
+    source: &mut Source,
+    read_timeout: Option<Duration>,
+    deadline: Option<Deadline>,
+) -> (bytes::Bytes, bool) {
+    let window = Deadline::after(CHALLENGE_BODY_WAIT);
+    let deadline = match deadline {
+        Some(d) if d.at < window.at => d,
+        _ => window,
+    };
+    let wait = Wait::new(read_timeout, Some(deadline));
     let mut kept = Vec::new();
-    let mut seen = 0usize;
     loop {
         match source.data(wait).await {
             Ok(Some(data)) => {
-                seen += data.len();
-                let room = CAP.saturating_sub(kept.len());
-                kept.extend_from_slice(&data[..data.len().min(room)]);
-                if seen > GIVE_UP {
+                let room = CHALLENGE_BODY_CAP - kept.len();
+                if data.len() > room {
+                    kept.extend_from_slice(&data[..room]);
                     return (kept.into(), false);
                 }
+                kept.extend_from_slice(&data);
             }
             Ok(None) => return (kept.into(), true),
             Err(_) => return (kept.into(), false),

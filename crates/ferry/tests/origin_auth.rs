@@ -716,3 +716,41 @@ async fn ntlm_after_a_first_401_that_closes() {
     assert_eq!(types, [None, Some(1), Some(3)]);
     assert_eq!(origin.connections(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_body_that_trickles_is_left_and_the_next_round_goes_on_a_new_connection() {
+    use support::challenge::{Challenge, TricklingPeer};
+    let peer = TricklingPeer::start(Challenge::Origin);
+    let client = Client::builder()
+        .trust_env(false)
+        // The bound a hung round would run into (the request fails then).
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("http://{}/protected", peer.addr))
+        .auth(USER, PASS, AuthScheme::Digest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let rounds: Vec<(u16, bool)> = resp
+        .auth_rounds()
+        .iter()
+        .map(|r| (r.status(), r.reconnected()))
+        .collect();
+    assert_eq!(rounds, [(401, true)]);
+    assert_eq!(resp.text().await.unwrap(), "answered");
+    let conns = peer.connections();
+    assert_eq!(conns.len(), 2, "{conns:?}");
+    let digest = |conn: &[String]| -> Vec<bool> {
+        conn.iter()
+            .map(|h| {
+                h.to_ascii_lowercase()
+                    .contains("\r\nauthorization: digest ")
+            })
+            .collect()
+    };
+    assert_eq!(digest(&conns[0]), [false]);
+    assert_eq!(digest(&conns[1]), [true]);
+}

@@ -423,3 +423,89 @@ async fn the_response_lists_the_rounds_answered() {
     );
     // A proxy closing after its 407: `a_proxy_that_closes_after_each_407`.
 }
+
+/// The 30 s bound a hung round would run into (the request fails then).
+const BOUND: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One connection's heads: whether each carried Digest proxy credentials.
+fn digest_answers(conn: &[String], field: &str) -> Vec<bool> {
+    conn.iter()
+        .map(|h| {
+            h.to_ascii_lowercase()
+                .lines()
+                .any(|l| l.starts_with(&format!("{field}: digest ")))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_407_body_that_trickles_is_left_and_the_next_round_goes_on_a_new_connection() {
+    use support::challenge::{Challenge, TricklingPeer};
+    let peer = TricklingPeer::start(Challenge::Proxy);
+    let proxy = Proxy::all(format!("http://{USER}:pw@{}", peer.addr)).unwrap();
+    let client = ferry::Client::builder()
+        .trust_env(false)
+        .proxy(proxy)
+        .timeout(BOUND)
+        .build()
+        .unwrap();
+    let resp = client.get("http://origin.invalid/x").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let rounds: Vec<(u16, bool)> = resp
+        .auth_rounds()
+        .iter()
+        .map(|r| (r.status(), r.reconnected()))
+        .collect();
+    assert_eq!(rounds, [(407, true)]);
+    assert_eq!(resp.text().await.unwrap(), "answered");
+    // The challenge on the first connection (its body left unread), the
+    // answered round on a second.
+    let conns = peer.connections();
+    assert_eq!(conns.len(), 2, "{conns:?}");
+    assert_eq!(digest_answers(&conns[0], "proxy-authorization"), [false]);
+    assert_eq!(digest_answers(&conns[1], "proxy-authorization"), [true]);
+    assert!(conns[1][0].starts_with("GET http://origin.invalid/x HTTP/1.1\r\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_407_body_that_trickles_is_left_and_the_next_round_goes_on_a_new_connection() {
+    use support::challenge::{Challenge, TricklingPeer};
+    let origin = Origin::start().await;
+    let peer = TricklingPeer::start(Challenge::Connect {
+        to: origin.https_addr(),
+    });
+    let proxy = Proxy::all(format!("http://{USER}:pw@{}", peer.addr)).unwrap();
+    let client = builder(origin.ca())
+        .proxy(proxy)
+        .timeout(BOUND)
+        .build()
+        .unwrap();
+    let resp = client.get(origin.https_url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!");
+    let conns = peer.connections();
+    assert_eq!(conns.len(), 2, "{conns:?}");
+    assert_eq!(digest_answers(&conns[0], "proxy-authorization"), [false]);
+    assert_eq!(digest_answers(&conns[1], "proxy-authorization"), [true]);
+    assert!(conns[1][0].starts_with("CONNECT "));
+}
+
+#[test]
+fn the_blocking_client_leaves_a_trickling_407_body_too() {
+    use support::challenge::{Challenge, TricklingPeer};
+    let peer = TricklingPeer::start(Challenge::Proxy);
+    let proxy = Proxy::all(format!("http://{USER}:pw@{}", peer.addr)).unwrap();
+    let client = ferry::blocking::Client::builder()
+        .trust_env(false)
+        .proxy(proxy)
+        .timeout(BOUND)
+        .build()
+        .unwrap();
+    let resp = client.get("http://origin.invalid/x").send().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().unwrap(), "answered");
+    let conns = peer.connections();
+    assert_eq!(conns.len(), 2, "{conns:?}");
+    assert_eq!(digest_answers(&conns[0], "proxy-authorization"), [false]);
+    assert_eq!(digest_answers(&conns[1], "proxy-authorization"), [true]);
+}

@@ -2,6 +2,8 @@
 //! (tests never read or set process environment variables).
 #![allow(dead_code)]
 
+pub mod challenge;
+
 use ferry::{Certificate, Client, ClientBuilder, Proxy};
 use ferry_lab::{LabProxy, Origin, TestCa};
 
