@@ -63,13 +63,35 @@ fn proxy_auth_is_6_without_or_with_wrong_credentials() {
 #[test]
 fn proxy_protocol_is_7_for_http_url_to_tls_proxy() {
     let lab = Lab::start();
-    let port = lab.tls_proxy.addr().port();
-    let out = run(lab.ferry().args([
-        "-x",
-        &format!("http://127.0.0.1:{port}"),
-        &lab.origin.https_url("/"),
-    ]));
-    expect(&out, 7, "hint: ");
+    // A TLS proxy that answers plain text with an alert, and one that
+    // answers as nginx does; tunnelled and forwarded alike.
+    let nginx = lab.faulty_proxy(Fault::RawReply(
+        b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 49\r\n\r\n400 The plain HTTP request was sent to HTTPS port"
+            .to_vec(),
+    ));
+    for port in [lab.tls_proxy.addr().port(), nginx.addr().port()] {
+        let proxy = format!("http://127.0.0.1:{port}");
+        for url in [lab.origin.https_url("/"), lab.origin.http_url("/")] {
+            let out = run(lab.ferry().args(["-x", &proxy, &url]));
+            expect(
+                &out,
+                7,
+                &format!("hint: the proxy is probably a TLS proxy: use https://127.0.0.1:{port} as the proxy URL"),
+            );
+        }
+    }
+}
+
+#[test]
+fn proxy_protocol_is_7_for_http_url_to_socks_server() {
+    let lab = Lab::start();
+    let socks = lab.spawn(ferry_lab::SocksServer::start());
+    let port = socks.addr().port();
+    let proxy = format!("http://127.0.0.1:{port}");
+    for url in [lab.origin.https_url("/"), lab.origin.http_url("/")] {
+        let out = run(lab.ferry().args(["-x", &proxy, &url]));
+        expect(&out, 7, &format!("socks5h://127.0.0.1:{port}"));
+    }
 }
 
 #[test]
@@ -89,6 +111,7 @@ fn proxy_tls_is_8_for_https_url_to_plain_proxy() {
     // An untrusted TLS proxy is a proxy TLS error too.
     let out = run(ferry().args(["-x", lab.tls_proxy.url(), &lab.origin.http_url("/")]));
     expect(&out, 8, "certificate");
+    expect(&out, 8, "--proxy-cacert FILE");
 }
 
 #[test]
@@ -99,6 +122,7 @@ fn origin_unreachable_is_9_and_origin_tls_is_10() {
     // Without --cacert the lab's certificate is not trusted.
     let out = run(ferry().args(["-x", lab.proxy.url(), &lab.origin.https_url("/")]));
     expect(&out, 10, "certificate");
+    expect(&out, 10, "--cacert FILE");
 }
 
 #[test]

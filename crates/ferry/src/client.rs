@@ -20,7 +20,10 @@ use url::Url;
 use crate::auth::{AuthRound, AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
 use crate::body::Body;
 use crate::builder::ClientBuilder;
-use crate::connect::io::looks_like_tls;
+use crate::connect::io::{
+    looks_like_socks, looks_like_tls, says_plain_http_to_tls, silent_proxy_hint, socks_hint,
+    tls_proxy_hint,
+};
 use crate::connect::tunnel::auth_error;
 use crate::connect::{with_timeout, Connector};
 use crate::cookie::Jar;
@@ -585,6 +588,9 @@ impl Client {
                         let wait = Wait::new(self.inner.read_timeout, deadline);
                         match h1.send(head, &req.method, this_body, wait).await {
                             Ok(head) => {
+                                if let Some(proxy) = forward_to {
+                                    told_plain_http_to_tls(&head, proxy, url)?;
+                                }
                                 let (head, body) = H1Body::split(h1, head);
                                 (head, Source::H1(body))
                             }
@@ -606,7 +612,11 @@ impl Client {
                                         )
                                         .with_url(url));
                                 }
-                                return Err(request_error(failure, &route, &conn, url));
+                                let heard = Heard {
+                                    first: h1.unread(),
+                                    hung_up: !reused && hung_up(&failure),
+                                };
+                                return Err(request_error(failure, &route, &conn, url, heard));
                             }
                         }
                     }
@@ -640,7 +650,11 @@ impl Client {
                                     next_body = unsent.map(|r| r.into_body());
                                     continue;
                                 }
-                                return Err(request_error(error, &route, &conn, url));
+                                let heard = Heard {
+                                    first: &[],
+                                    hung_up: false,
+                                };
+                                return Err(request_error(error, &route, &conn, url, heard));
                             }
                         }
                     }
@@ -1172,31 +1186,61 @@ async fn drain_capped(
     }
 }
 
+/// What the peer of a failed exchange sent, for a hint.
+struct Heard<'a> {
+    /// The bytes of its answer that could not be read as HTTP.
+    first: &'a [u8],
+    /// Whether it closed or reset a new connection without a byte.
+    hung_up: bool,
+}
+
+fn hung_up(failure: &Failure) -> bool {
+    use std::io::ErrorKind::{ConnectionReset, UnexpectedEof};
+    matches!(failure, Failure::Io { error, answered: false }
+        if matches!(error.kind(), UnexpectedEof | ConnectionReset))
+}
+
 /// The error for a failed exchange. On a forwarding route the proxy is the
-/// peer: if it answered with TLS, the proxy URL's scheme is wrong.
-fn request_error<E>(error: E, route: &Route, conn: &Conn, url: &Url) -> Error
+/// peer: if it answered with TLS, in SOCKS or not at all, the proxy URL's
+/// scheme is likely wrong. An origin that answered an http:// URL with TLS
+/// wants https://.
+fn request_error<E>(error: E, route: &Route, conn: &Conn, url: &Url, heard: Heard<'_>) -> Error
 where
     E: Into<BoxError> + fmt::Display,
 {
     let (RouteKind::Forward, Some(proxy)) = (route.kind(), route.proxy()) else {
-        return Error::new(Kind::Request, format!("request failed: {error}"))
+        let e = Error::new(Kind::Request, format!("request failed: {error}"))
             .with_source(error)
             .with_url(url);
+        if url.scheme() == "http" && looks_like_tls(heard.first) {
+            return e.with_hint(
+                "the server answered with TLS: if it serves HTTPS on this port, use an https:// URL",
+            );
+        }
+        return e;
     };
-    let tls_answer = proxy.scheme() == ProxyScheme::Http
-        && conn.info.sniffed().is_some_and(|b| looks_like_tls(&b));
-    if tls_answer {
-        return Error::new(
-            Kind::ProxyProtocol,
+    let sniffed = conn.info.sniffed().unwrap_or_default();
+    let mixup = match proxy.scheme() {
+        ProxyScheme::Http if looks_like_tls(&sniffed) => Some((
             format!("the proxy answered with TLS: {error}"),
-        )
-        .with_source(error)
-        .with_url(url)
-        .with_hop(HopLabel::of(proxy))
-        .with_hint(format!(
-            "the proxy is probably a TLS proxy: use https://{} as the proxy URL",
-            proxy.authority()
-        ));
+            tls_proxy_hint(&proxy.authority()),
+        )),
+        ProxyScheme::Http if looks_like_socks(&sniffed) => Some((
+            format!("the proxy's answer is not HTTP: {error}"),
+            socks_hint(&proxy.authority()),
+        )),
+        ProxyScheme::Http if sniffed.is_empty() && heard.hung_up => Some((
+            format!("no answer from the proxy: {error}"),
+            silent_proxy_hint(&proxy.authority()),
+        )),
+        _ => None,
+    };
+    if let Some((message, hint)) = mixup {
+        return Error::new(Kind::ProxyProtocol, message)
+            .with_source(error)
+            .with_url(url)
+            .with_hop(HopLabel::of(proxy))
+            .with_hint(hint);
     }
     Error::new(
         Kind::Request,
@@ -1205,6 +1249,32 @@ where
     .with_source(error)
     .with_url(url)
     .with_hop(HopLabel::of(proxy))
+}
+
+/// A forwarding proxy's own 400 (no Via: not forwarded from the origin)
+/// that says it got plain HTTP on its TLS port, as nginx does. Only the
+/// body bytes that came with the head are looked at: the response is not
+/// held up to read more.
+fn told_plain_http_to_tls(
+    head: &crate::h1::Head,
+    proxy: &ProxyUrl,
+    url: &Url,
+) -> Result<(), Error> {
+    let told = head.head.status == StatusCode::BAD_REQUEST
+        && proxy.scheme() == ProxyScheme::Http
+        && !head.head.headers.contains(&header::VIA)
+        && says_plain_http_to_tls(head.rest());
+    if !told {
+        return Ok(());
+    }
+    Err(Error::new(
+        Kind::ProxyProtocol,
+        "the proxy answered 400: plain HTTP sent to its TLS port",
+    )
+    .with_status(StatusCode::BAD_REQUEST)
+    .with_url(url)
+    .with_hop(HopLabel::of(proxy))
+    .with_hint(tls_proxy_hint(&proxy.authority())))
 }
 
 fn is_idempotent(m: &Method) -> bool {

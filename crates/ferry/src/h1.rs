@@ -242,6 +242,13 @@ pub(crate) struct Head {
     rest: Bytes,
 }
 
+impl Head {
+    /// What arrived after the head (the start of the body).
+    pub(crate) fn rest(&self) -> &[u8] {
+        &self.rest
+    }
+}
+
 /// How a connection's bytes move.
 enum Transport {
     /// Blocking calls on the caller's thread (the blocking client); waits
@@ -708,6 +715,12 @@ impl H1Conn {
     /// could not be sent again.
     pub(crate) fn alive(&mut self) -> bool {
         self.open && self.start == self.end && self.transport.quiet()
+    }
+
+    /// The received bytes not yet used: after a head that failed to parse,
+    /// what the peer sent.
+    pub(crate) fn unread(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
     }
 
     fn io_failure(&mut self, error: io::Error, wait: Wait, answered: bool) -> Failure {

@@ -271,6 +271,10 @@ struct Unchecked {
     refusal: Option<&'static str>,
 }
 
+/// Why a handshake failed when no root certificate is trusted at all.
+pub(crate) const NO_ROOTS: &str =
+    "no trusted root certificate: the system trust store is empty or off, and none was added";
+
 impl Unchecked {
     fn accept_all() -> Unchecked {
         Unchecked {
@@ -282,7 +286,7 @@ impl Unchecked {
     fn no_roots() -> Unchecked {
         Unchecked {
             provider: provider(),
-            refusal: Some("no trusted root certificate: the system trust store is empty or off, and none was added"),
+            refusal: Some(NO_ROOTS),
         }
     }
 }

@@ -562,6 +562,40 @@ pub(crate) fn looks_like_http(first: &[u8]) -> bool {
         || (first.len() < 5 && b"HTTP/".starts_with(first) && !first.is_empty())
 }
 
+/// Whether these first bytes look like a SOCKS server's answer to a request
+/// that was not SOCKS: a SOCKS5 method choice (`05 FF`, no acceptable
+/// method, and the like) or a SOCKS4 reply (`00 5B`, rejected).
+pub(crate) fn looks_like_socks(first: &[u8]) -> bool {
+    matches!(
+        first,
+        [0x05, 0x00..=0x02 | 0xff, ..] | [0x00, 0x5a..=0x5d, ..]
+    )
+}
+
+/// What an `http://` proxy URL that gets no answer at all may be pointing
+/// at, and the URLs to try instead.
+pub(crate) fn silent_proxy_hint(authority: &str) -> String {
+    format!("the proxy closed the connection without answering: if it expects TLS, use https://{authority} as the proxy URL; if it is a SOCKS proxy, socks5h://{authority}")
+}
+
+/// The hint for a SOCKS server addressed as an HTTP proxy.
+pub(crate) fn socks_hint(authority: &str) -> String {
+    format!("the proxy answered in binary, as a SOCKS server does: use socks5h://{authority} as the proxy URL")
+}
+
+/// Whether a 400 answer says that it came from a TLS port that got plain
+/// HTTP (nginx's "The plain HTTP request was sent to HTTPS port").
+pub(crate) fn says_plain_http_to_tls(body: &[u8]) -> bool {
+    const SAID: &[u8] = b"plain HTTP request was sent to HTTPS port";
+    body.windows(SAID.len())
+        .any(|w| w.eq_ignore_ascii_case(SAID))
+}
+
+/// The hint for a TLS proxy addressed as `http://`.
+pub(crate) fn tls_proxy_hint(authority: &str) -> String {
+    format!("the proxy is probably a TLS proxy: use https://{authority} as the proxy URL")
+}
+
 /// Whether these first bytes look like a TLS record (alert or handshake).
 pub(crate) fn looks_like_tls(first: &[u8]) -> bool {
     matches!(first, [0x15 | 0x16, 0x03, ..])

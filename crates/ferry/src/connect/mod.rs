@@ -299,12 +299,16 @@ impl Connector {
             .await
             .map_err(|e| e.with_hop(HopLabel::at(hops, i)))?;
         let (io, tls) = result.map_err(|failure| {
-            let hint = looks_like_http(&failure.first_bytes).then(|| {
-                format!(
+            let hint = if looks_like_http(&failure.first_bytes) {
+                Some(format!(
                     "the proxy answered in plain HTTP, so it is probably not a TLS proxy: use http://{} as the proxy URL",
                     proxy.authority()
-                )
-            });
+                ))
+            } else {
+                failure.untrusted().then(|| {
+                    "the proxy's certificate is not from a CA trusted for proxies: add its CA with ClientBuilder::add_proxy_root_certificate (ferry: --proxy-cacert FILE); the origins' CAs (--cacert) do not count for proxies".to_owned()
+                })
+            };
             tls_error(Kind::ProxyTls, "TLS handshake with the proxy failed", failure, hint)
                 .with_hop(HopLabel::at(hops, i))
         })?;
@@ -394,12 +398,16 @@ impl Connector {
         let (io, tls) = with_timeout(self.timeouts.tls, TimeoutPhase::TlsHandshake, handshake)
             .await?
             .map_err(|failure| {
-                let hint = looks_like_http(&failure.first_bytes).then(|| {
-                    format!(
-                        "{} answered in plain HTTP: is the URL's scheme right?",
+                let hint = if looks_like_http(&failure.first_bytes) {
+                    Some(format!(
+                        "{} answered in plain HTTP: if it serves plain HTTP, use an http:// URL",
                         target.authority()
-                    )
-                });
+                    ))
+                } else {
+                    failure.untrusted().then(|| {
+                        "the origin's certificate is not from a trusted CA: add its CA with ClientBuilder::add_root_certificate (ferry: --cacert FILE); the proxies' CAs (--proxy-cacert) do not count for origins".to_owned()
+                    })
+                };
                 let what = match via {
                     Some(p) => format!(
                         "TLS handshake with {} (through the tunnel via {p}) failed",

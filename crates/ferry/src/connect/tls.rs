@@ -30,6 +30,19 @@ pub(crate) struct TlsFailure {
     pub(crate) first_bytes: Vec<u8>,
 }
 
+impl TlsFailure {
+    /// Whether the peer's certificate was refused for want of a trusted CA:
+    /// its issuer is unknown (or known by name only), or no root is trusted.
+    pub(crate) fn untrusted(&self) -> bool {
+        use rustls::{CertificateError as C, Error as E};
+        match self.error.get_ref().and_then(|e| e.downcast_ref::<E>()) {
+            Some(E::InvalidCertificate(C::UnknownIssuer | C::BadSignature)) => true,
+            Some(E::General(why)) => why == crate::tls::NO_ROOTS,
+            _ => false,
+        }
+    }
+}
+
 /// Runs a TLS handshake with `name` over `io`.
 pub(crate) async fn handshake(
     config: Arc<ClientConfig>,

@@ -13,7 +13,10 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::io::{BoxIo, Prefixed};
+use super::io::{
+    looks_like_socks, says_plain_http_to_tls, silent_proxy_hint, socks_hint, tls_proxy_hint, BoxIo,
+    Prefixed,
+};
 use crate::auth::{AuthSession, GiveUp};
 use crate::error::{peer_text, Error, Kind, ProxyResponse};
 
@@ -136,16 +139,13 @@ pub(crate) async fn establish(
 
         let mut parser = HeadParser::new(ferry_proto::connect::DEFAULT_MAX_HEAD);
         let (head, rest) = loop {
-            let n = io
-                .read(&mut buf)
-                .await
-                .map_err(|e| io_error(e, "reading the CONNECT answer"))?;
+            let n = io.read(&mut buf).await.map_err(|e| read_error(e, proxy))?;
             if n == 0 {
-                return Err(protocol_error(parser.eof(), proxy));
+                return Err(protocol_error(parser.eof(), proxy, &[]));
             }
             match parser
                 .push(&buf[..n])
-                .map_err(|e| protocol_error(e, proxy))?
+                .map_err(|e| protocol_error(e, proxy, &buf[..n]))?
             {
                 Parsed::Incomplete => {}
                 Parsed::Complete { head, rest } => break (head, rest),
@@ -168,6 +168,12 @@ pub(crate) async fn establish(
         let (body, truncated, reusable) = read_error_body(&mut io, &head, rest, &mut buf).await;
         let response = proxy_response(&head, body, truncated);
         let status = head.status();
+        if status == 400 && says_plain_http_to_tls(&response.body) {
+            let message = "the proxy answered CONNECT: 400, plain HTTP sent to its TLS port";
+            return Err(Error::new(Kind::ProxyProtocol, message)
+                .with_response(response)
+                .with_hint(tls_proxy_hint(&proxy.authority())));
+        }
         if !(status == 407 || status == 401) {
             return Err(refusal(response, authority));
         }
@@ -295,15 +301,14 @@ pub(crate) fn auth_error(response: ProxyResponse, give_up: GiveUp) -> Error {
         .with_hint(give_up.hint())
 }
 
-fn protocol_error(e: ConnectError, proxy: &ProxyUrl) -> Error {
+/// `first`: the bytes the parser failed on.
+fn protocol_error(e: ConnectError, proxy: &ProxyUrl, first: &[u8]) -> Error {
     let hint = match e.kind() {
-        ConnectErrorKind::TlsResponse => Some(format!(
-            "the proxy answered with TLS, so it is probably a TLS proxy: use https://{} as the proxy URL",
-            proxy.authority()
-        )),
-        ConnectErrorKind::ClosedBeforeResponse => Some(
-            "the proxy closed the connection without answering; if it expects TLS, use an https:// proxy URL".to_owned(),
-        ),
+        ConnectErrorKind::TlsResponse => Some(tls_proxy_hint(&proxy.authority())),
+        ConnectErrorKind::ClosedBeforeResponse => Some(silent_proxy_hint(&proxy.authority())),
+        ConnectErrorKind::Malformed(_) if looks_like_socks(first) => {
+            Some(socks_hint(&proxy.authority()))
+        }
         _ => None,
     };
     let e = Error::new(Kind::ProxyProtocol, format!("bad answer to CONNECT: {e}")).with_source(e);
@@ -311,6 +316,17 @@ fn protocol_error(e: ConnectError, proxy: &ProxyUrl) -> Error {
         Some(h) => e.with_hint(h),
         None => e,
     }
+}
+
+/// A failed read of the answer: a reset before it is what TLS servers that
+/// got plain text often do.
+fn read_error(e: std::io::Error, proxy: &ProxyUrl) -> Error {
+    let reset = e.kind() == std::io::ErrorKind::ConnectionReset;
+    let error = io_error(e, "reading the CONNECT answer");
+    if reset {
+        return error.with_hint(silent_proxy_hint(&proxy.authority()));
+    }
+    error
 }
 
 fn io_error(e: std::io::Error, doing: &str) -> Error {
