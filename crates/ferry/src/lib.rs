@@ -71,7 +71,10 @@
 //!
 //! One [`Error`] type; its [`Kind`] says which hop failed and how, a proxy's
 //! refusal carries its status, headers and body ([`Error::proxy_response`]),
-//! and likely misconfigurations come with a [`hint`](Error::hint).
+//! and likely misconfigurations come with a [`hint`](Error::hint). A timeout
+//! says which limit ran out ([`Error::timeout_phase`]) and what it was
+//! waiting for ([`Error::timeout_stage`]: the proxy's answer to `CONNECT`,
+//! the origin's TLS handshake through a tunnel...).
 //! Credentials never appear in `Debug`, `Display`, errors or logs.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]

@@ -217,3 +217,51 @@ async fn a_silent_origin_and_a_stalled_body_say_so() {
         "{err}"
     );
 }
+
+/// A proxy whose accept queue is full: the kernel drops further SYNs, and
+/// the TCP connection to it never opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_never_completes_tcp_names_the_proxy() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(0).unwrap();
+    // Fill the queue until a connection attempt stalls.
+    let mut queued = Vec::new();
+    let mut full = false;
+    for _ in 0..16 {
+        let attempt = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(200), attempt).await {
+            Ok(Ok(s)) => queued.push(s),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => {
+                full = true;
+                break;
+            }
+        }
+    }
+    assert!(full, "the accept queue never filled");
+    let proxy = format!("http://127.0.0.1:{}", addr.port());
+    let origin = Origin::start().await;
+    let url = origin.https_url("/");
+    for (phase, client) in [
+        (TimeoutPhase::Total, builder(origin.ca()).timeout(LIMIT)),
+        (
+            TimeoutPhase::Connect,
+            builder(origin.ca()).connect_timeout(LIMIT),
+        ),
+    ] {
+        let client = client
+            .proxy(Proxy::all(proxy.as_str()).unwrap())
+            .build()
+            .unwrap();
+        let err = client.get(&url).send().await.unwrap_err();
+        timeout_is(&err, phase, Stage::Connect);
+        assert!(err.is_proxy());
+        assert_eq!(
+            err.to_string(),
+            format!("proxy {proxy}: {phase} timed out after 300ms while opening the TCP connection to the proxy (for {url})")
+        );
+    }
+    drop(listener);
+}
