@@ -6,6 +6,8 @@
 //!   delimited and whether the connection can carry another request.
 //! - [`BodyDecoder`] finds the body data in the bytes that follow the head,
 //!   without copying them.
+//! - [`unfold_in_place`] turns a header value's obsolete line folds into
+//!   spaces, for every parser of response heads.
 
 use std::error::Error as StdError;
 use std::fmt;
