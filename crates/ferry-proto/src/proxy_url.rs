@@ -275,7 +275,15 @@ impl fmt::Display for ProxyUrlError {
             Some(origin) => write!(f, "invalid proxy URL {:?} in {origin}: ", self.value)?,
             None => write!(f, "invalid proxy URL {:?}: ", self.value)?,
         }
-        match &self.kind {
+        self.kind.fmt(f)
+    }
+}
+
+/// Why a value is unusable, without the value: the same words wherever the
+/// value came from (`-x`, `HTTPS_PROXY`).
+impl fmt::Display for ProxyUrlErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             ProxyUrlErrorKind::Empty => f.write_str("empty value"),
             ProxyUrlErrorKind::UnknownScheme(s) => write!(
                 f,

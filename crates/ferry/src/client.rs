@@ -87,6 +87,7 @@ pub struct RouteDecision {
     route: Route,
     reason: String,
     unconfigured: bool,
+    notes: Vec<String>,
 }
 
 impl RouteDecision {
@@ -98,6 +99,12 @@ impl RouteDecision {
     /// Which rule decided (map key, environment variable, no-proxy entry).
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+
+    /// Settings that were looked at but ignored, one sentence each (a
+    /// malformed no-proxy entry, `HTTP_PROXY` in a CGI program).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Whether DIRECT only because no setting applies (no map key matched
@@ -203,6 +210,7 @@ impl Client {
             route,
             unconfigured: matches!(decision.reason, select::Reason::NothingConfigured { .. }),
             reason: decision.reason.to_string(),
+            notes: decision.notes,
         })
     }
 

@@ -6,6 +6,7 @@ use super::env::EnvProxies;
 use super::error::SelectError;
 use super::host::Target;
 use super::map::ProxyMap;
+use super::no_proxy::NoProxy;
 use crate::proxy_url::ProxyUrl;
 
 /// How to reach a URL: directly, or through a proxy.
@@ -64,6 +65,10 @@ pub struct Decision {
     pub choice: ProxyChoice,
     /// Which rule decided.
     pub reason: Reason,
+    /// Settings that were looked at but ignored, one sentence each: a
+    /// malformed no-proxy entry, `HTTP_PROXY` under the CGI guard. (They are
+    /// also logged at warn level; these are for `ferry route --explain`.)
+    pub notes: Vec<String>,
 }
 
 /// Which explicit settings a map belongs to.
@@ -185,9 +190,10 @@ pub fn decide(
 ) -> Result<Decision, SelectError> {
     let maps = [(Level::Request, request), (Level::Client, client)];
     for (level, map) in maps {
-        let Some(hit) = map.and_then(|m| m.lookup(url)) else {
+        let Some((map, hit)) = map.and_then(|m| Some((m, m.lookup(url)?))) else {
             continue;
         };
+        let notes = ignored_entries(&format!("{level} map no-proxy"), map.no_proxy());
         let choice = hit.choice().clone();
         let reason = match hit.no_proxy_entry() {
             Some(entry) => Reason::MapNoProxy {
@@ -202,13 +208,18 @@ pub fn decide(
                 choice: choice.clone(),
             },
         };
-        return Ok(Decision { choice, reason });
+        return Ok(Decision {
+            choice,
+            reason,
+            notes,
+        });
     }
     let Some(env) = env else {
-        return Ok(nothing(false));
+        return Ok(nothing(false, Vec::new()));
     };
+    let notes = env_notes(env, url);
     let Some(value) = env.for_scheme(url.scheme()) else {
-        return Ok(nothing(true));
+        return Ok(nothing(true, notes));
     };
     // The no-proxy list comes first: a URL it exempts would not use the
     // proxy, so an unusable proxy value is no reason to fail for it.
@@ -223,6 +234,7 @@ pub fn decide(
                 entry: entry.to_owned(),
                 host: host_of(url),
             },
+            notes,
         });
     }
     match &value.proxy {
@@ -232,16 +244,42 @@ pub fn decide(
                 var: value.var,
                 proxy: proxy.clone(),
             },
+            notes,
         }),
         Err(e) => Err(SelectError::invalid_proxy(value.var, e.clone())),
     }
 }
 
-fn nothing(env_consulted: bool) -> Decision {
+fn nothing(env_consulted: bool, notes: Vec<String>) -> Decision {
     Decision {
         choice: ProxyChoice::Direct,
         reason: Reason::NothingConfigured { env_consulted },
+        notes,
     }
+}
+
+/// What the environment ignored that bears on `url`.
+fn env_notes(env: &EnvProxies, url: &url::Url) -> Vec<String> {
+    let mut notes = Vec::new();
+    if env.http_proxy_ignored() && matches!(url.scheme(), "http" | "ws") {
+        notes.push(
+            "HTTP_PROXY is ignored because REQUEST_METHOD is set: this looks like a CGI \
+             program, where a request's Proxy header arrives as HTTP_PROXY (httpoxy); \
+             set http_proxy to use a proxy here"
+                .to_owned(),
+        );
+    }
+    if let Some((var, list)) = env.no_proxy() {
+        notes.extend(ignored_entries(var, list));
+    }
+    notes
+}
+
+/// A note for each malformed entry of `list` (named `what`).
+fn ignored_entries(what: &str, list: &NoProxy) -> Vec<String> {
+    list.ignored()
+        .map(|(entry, why)| format!("{what} entry {entry:?} is ignored: {why}"))
+        .collect()
 }
 
 fn host_of(url: &url::Url) -> String {
@@ -262,7 +300,7 @@ pub fn route_line(decision: &Decision) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::select::{NoProxy, SelectErrorKind};
+    use crate::select::SelectErrorKind;
     use std::collections::HashMap;
 
     fn url(u: &str) -> url::Url {
@@ -515,6 +553,23 @@ mod tests {
     fn cgi_guard_in_decisions() {
         let e = env(&[("REQUEST_METHOD", "POST"), ("HTTP_PROXY", "evil:1")]);
         assert_eq!(run(None, None, Some(&e), "http://x/").0, "DIRECT");
+        let d = decide(None, None, Some(&e), &url("http://x/")).unwrap();
+        assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+        assert!(
+            d.notes[0].starts_with("HTTP_PROXY is ignored because REQUEST_METHOD is set")
+                && d.notes[0].contains("httpoxy"),
+            "{:?}",
+            d.notes
+        );
+        // HTTP_PROXY would not serve https URLs: nothing to say there.
+        let d = decide(None, None, Some(&e), &url("https://x/")).unwrap();
+        assert!(d.notes.is_empty(), "{:?}", d.notes);
+        // Without REQUEST_METHOD, no note.
+        let e = env(&[("HTTP_PROXY", "h:1")]);
+        assert!(decide(None, None, Some(&e), &url("http://x/"))
+            .unwrap()
+            .notes
+            .is_empty());
         let e = env(&[
             ("REQUEST_METHOD", "POST"),
             ("http_proxy", "ok:1"),
@@ -524,6 +579,30 @@ mod tests {
             run(None, None, Some(&e), "http://x/").0,
             "PROXY http://ok:1"
         );
+    }
+
+    #[test]
+    fn malformed_no_proxy_entries_are_reported_not_dropped() {
+        let e = env(&[
+            ("HTTPS_PROXY", "http://env:1"),
+            ("NO_PROXY", "10.0.0.0/33, good.test, /a16"),
+        ]);
+        for u in ["https://x/", "https://good.test/", "http://x/"] {
+            let d = decide(None, None, Some(&e), &url(u)).unwrap();
+            assert_eq!(d.notes.len(), 2, "{u}: {:?}", d.notes);
+            assert!(
+                d.notes[0].starts_with("NO_PROXY entry \"10.0.0.0/33\" is ignored: "),
+                "{:?}",
+                d.notes
+            );
+            assert!(d.notes[1].starts_with("NO_PROXY entry \"/a16\" is ignored: "));
+        }
+        // A map's own list too, when its key decides.
+        let mut client = map(&[("https", "http://client:3")]);
+        client.set_no_proxy(NoProxy::parse("::1/200"));
+        let d = decide(None, Some(&client), Some(&e), &url("https://x/")).unwrap();
+        assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+        assert!(d.notes[0].starts_with("client map no-proxy entry \"::1/200\" is ignored: "));
     }
 
     #[test]
@@ -537,7 +616,11 @@ mod tests {
         let err = decide(None, None, Some(&e), &url("https://x/")).unwrap_err();
         assert_eq!(err.kind(), SelectErrorKind::InvalidProxy);
         assert_eq!(err.origin(), "HTTPS_PROXY");
-        assert_eq!(err.to_string(), "unusable proxy setting HTTPS_PROXY");
+        assert_eq!(
+            err.to_string(),
+            "unusable proxy setting HTTPS_PROXY: unknown scheme \"gopher\" \
+             (expected http, https, socks4, socks4a, socks5 or socks5h)"
+        );
         let full = format!("{err} {:?} {}", err, err.proxy_error().unwrap());
         assert!(
             full.contains("unknown scheme") && !full.contains("secret"),
@@ -572,7 +655,9 @@ mod tests {
             run(None, None, Some(&e), "http://x/"),
             (
                 "ERROR".to_owned(),
-                "unusable proxy setting ALL_PROXY".to_owned()
+                "unusable proxy setting ALL_PROXY: unknown scheme \"socks6\" \
+                 (expected http, https, socks4, socks4a, socks5 or socks5h)"
+                    .to_owned()
             )
         );
     }

@@ -46,6 +46,8 @@ pub struct EnvProxies {
     https: Option<EnvValue>,
     all: Option<EnvValue>,
     no_proxy: Option<(&'static str, NoProxy)>,
+    /// Whether `HTTP_PROXY` was set and ignored by the CGI guard.
+    http_proxy_ignored: bool,
 }
 
 /// One proxy variable: its name and its parsed value.
@@ -67,9 +69,11 @@ impl EnvProxies {
         // Presence alone marks a CGI program, as Python's urllib has it: an
         // empty REQUEST_METHOD is still a CGI environment.
         let cgi = lookup("REQUEST_METHOD").is_some();
+        let ignored = std::cell::Cell::new(false);
         let upper_http = || {
             let found = get("HTTP_PROXY");
             if cgi && found.is_some() {
+                ignored.set(true);
                 tracing::warn!(
                     "ignoring HTTP_PROXY because REQUEST_METHOD is set (CGI, where a request \
                      can set HTTP_PROXY through its Proxy header); use http_proxy instead"
@@ -91,7 +95,14 @@ impl EnvProxies {
             no_proxy: get("no_proxy")
                 .or_else(|| get("NO_PROXY"))
                 .map(|(var, value)| (var, NoProxy::parse(&value))),
+            http_proxy_ignored: ignored.get(),
         }
+    }
+
+    /// Whether `HTTP_PROXY` was set but ignored because `REQUEST_METHOD` is
+    /// (the CGI guard), with no `http_proxy` to take its place.
+    pub fn http_proxy_ignored(&self) -> bool {
+        self.http_proxy_ignored
     }
 
     /// Whether no proxy variable is set (a no-proxy list alone counts as

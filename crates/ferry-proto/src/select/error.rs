@@ -77,7 +77,18 @@ impl fmt::Display for SelectError {
             (SelectErrorKind::InvalidKey, Some(why)) => {
                 write!(f, "invalid {}: {why}", self.inner.origin)
             }
-            _ => write!(f, "unusable proxy setting {}", self.inner.origin),
+            // The value itself stays in `source()` (redacted there): it may
+            // be long, and it is the user's own; why it is unusable is said
+            // in the words that `-x` gets for the same value.
+            _ => match &self.inner.source {
+                Some(e) => write!(
+                    f,
+                    "unusable proxy setting {}: {}",
+                    self.inner.origin,
+                    e.kind()
+                ),
+                None => write!(f, "unusable proxy setting {}", self.inner.origin),
+            },
         }
     }
 }
@@ -125,7 +136,13 @@ mod tests {
     fn proxy_errors_name_origin_and_keep_source() {
         let src = crate::ProxyUrl::parse_from("ftp://u:secret@p", "HTTPS_PROXY").unwrap_err();
         let e = SelectError::invalid_proxy("HTTPS_PROXY", src.clone());
-        assert_eq!(e.to_string(), "unusable proxy setting HTTPS_PROXY");
+        assert_eq!(
+            e.to_string(),
+            "unusable proxy setting HTTPS_PROXY: unknown scheme \"ftp\" \
+             (expected http, https, socks4, socks4a, socks5 or socks5h)"
+        );
+        // The same words as the value gets anywhere else.
+        assert!(src.to_string().ends_with(&format!(": {}", src.kind())));
         assert_eq!(e.origin(), "HTTPS_PROXY");
         assert_eq!(e.proxy_error(), Some(&src));
         let chain = e.source().unwrap().to_string();

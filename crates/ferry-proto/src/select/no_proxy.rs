@@ -28,6 +28,8 @@ use super::host::{self, in_domain, Host, Target};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NoProxy {
     entries: Vec<Entry>,
+    /// The malformed entries, as written, and why each is ignored.
+    ignored: Vec<(String, &'static str)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +52,7 @@ impl NoProxy {
     /// Parses a list. Malformed entries are skipped (with a warn-level log),
     /// so this never fails and never panics.
     pub fn parse(list: &str) -> NoProxy {
+        let mut ignored = Vec::new();
         let entries = split(list)
             .filter_map(|raw| match parse_entry(raw) {
                 Ok(rule) => Some(Entry {
@@ -58,11 +61,17 @@ impl NoProxy {
                 }),
                 Err(why) => {
                     tracing::warn!(entry = raw, why, "ignoring malformed no-proxy entry");
+                    ignored.push((raw.to_owned(), why));
                     None
                 }
             })
             .collect();
-        NoProxy { entries }
+        NoProxy { entries, ignored }
+    }
+
+    /// The malformed entries that were skipped, as written, and why.
+    pub fn ignored(&self) -> impl Iterator<Item = (&str, &'static str)> + '_ {
+        self.ignored.iter().map(|(raw, why)| (raw.as_str(), *why))
     }
 
     /// The first entry (as written) that says `url` bypasses the proxy.
