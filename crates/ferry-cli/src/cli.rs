@@ -56,7 +56,9 @@ an environment variable, named in the message) is unusable; 2 for usage errors."
 /// Arguments of `ferry route`.
 #[derive(Debug, Args)]
 pub struct RouteArgs {
-    /// Say on stderr which rule decided (map key, environment variable, no-proxy entry).
+    /// Say on stderr which rule decided (map key, environment variable, no-proxy entry),
+    /// and, as `note:` lines, what was ignored (a malformed no-proxy entry,
+    /// HTTP_PROXY when REQUEST_METHOD is set).
     #[arg(long, short = 'v', visible_alias = "verbose")]
     pub explain: bool,
 

@@ -393,6 +393,9 @@ async fn execute(
             Ok(d) => {
                 eprintln!("* route: {} ({})", d.line(), route_kind(d.route()));
                 eprintln!("* why: {}", explain_reason(d.reason(), &args.proxy));
+                for note in d.notes() {
+                    eprintln!("* note: {}", explain_reason(note, &args.proxy));
+                }
             }
             Err(e) => eprintln!("* route: undecidable: {}", show::escaped(e.to_string())),
         }

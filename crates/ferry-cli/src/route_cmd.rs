@@ -28,6 +28,9 @@ pub fn run(args: &RouteArgs) -> Result<(), CliError> {
         };
         eprintln!("route: {how}");
         eprintln!("rule: {}", explain_reason(decision.reason(), &args.proxy));
+        for note in decision.notes() {
+            eprintln!("note: {}", explain_reason(note, &args.proxy));
+        }
     }
     Ok(())
 }

@@ -420,3 +420,83 @@ fn bad_settings_fail_naming_the_setting() {
     assert_eq!(code, 3);
     assert!(stderr.contains("--proxies https"), "{stderr}");
 }
+
+#[test]
+fn explain_says_that_the_cgi_guard_ignored_http_proxy() {
+    let out = run(ferry()
+        .args(["route", "--explain", "http://example.com/"])
+        .env("HTTP_PROXY", "http://evil:1")
+        .env("REQUEST_METHOD", "GET"));
+    let (code, stdout, stderr) = outcome(&out);
+    assert_eq!((code, stdout.as_str()), (0, "DIRECT\n"), "{stderr}");
+    assert!(
+        stderr.contains("note: HTTP_PROXY is ignored because REQUEST_METHOD is set"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(httpoxy)"), "{stderr}");
+
+    // Without the guard, or for a URL HTTP_PROXY would not serve, no note.
+    let out = run(ferry()
+        .args(["route", "--explain", "http://example.com/"])
+        .env("HTTP_PROXY", "http://env:1"));
+    assert!(!outcome(&out).2.contains("note:"), "{}", outcome(&out).2);
+    let out = run(ferry()
+        .args(["route", "--explain", "https://example.com/"])
+        .env("HTTP_PROXY", "http://evil:1")
+        .env("REQUEST_METHOD", "GET"));
+    assert!(!outcome(&out).2.contains("note:"), "{}", outcome(&out).2);
+}
+
+#[test]
+fn explain_reports_malformed_no_proxy_entries() {
+    for url in ["https://example.com/", "https://10.1.2.3/"] {
+        let out = run(ferry()
+            .args(["route", "--explain", url])
+            .env("HTTPS_PROXY", "http://env:1")
+            .env("NO_PROXY", "10.0.0.0/33 example.com"));
+        let (code, _, stderr) = outcome(&out);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            stderr.contains("note: NO_PROXY entry \"10.0.0.0/33\" is ignored: "),
+            "{url}: {stderr}"
+        );
+    }
+    // --noproxy's list is reported under its own name.
+    let out = run(ferry().args([
+        "route",
+        "--explain",
+        "--noproxy",
+        "::1/129",
+        "-x",
+        "http://p:1",
+        "https://a/",
+    ]));
+    let stderr = outcome(&out).2;
+    assert!(
+        stderr.contains("note: client map no-proxy entry \"::1/129\" is ignored: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(the --noproxy list)"), "{stderr}");
+}
+
+#[test]
+fn an_unusable_variable_gets_the_reason_that_x_gets() {
+    for value in ["ftp://p:1", "http://p:99999", "http://[::1", "http://"] {
+        let out = run(ferry().args(["route", "-x", value, "https://example.com/"]));
+        let (code, _, from_x) = outcome(&out);
+        assert_eq!(code, 3, "{value}: {from_x}");
+        let prefix = format!("{value:?} in -x/--proxy: ");
+        let at = from_x.find(&prefix).unwrap_or_else(|| panic!("{from_x}"));
+        let reason = from_x[at + prefix.len()..].trim_end();
+
+        let out = run(ferry()
+            .args(["route", "https://example.com/"])
+            .env("HTTPS_PROXY", value));
+        let (code, _, from_env) = outcome(&out);
+        assert_eq!(code, 3, "{value}: {from_env}");
+        assert!(
+            from_env.contains(&format!("unusable proxy setting HTTPS_PROXY: {reason}")),
+            "{value}: -x says {reason:?}; the variable: {from_env}"
+        );
+    }
+}
