@@ -494,10 +494,13 @@ async fn execute(
         // The head is as received; the body that follows is not, and says so
         // where it does not mix with the output.
         if resp.body_decoded() && !args.silent {
-            let coding = received.field("content-encoding").map(show::escaped);
+            // (Over HTTP/2 the head shown is the decoded body's: no coding.)
+            let coding = received
+                .field("content-encoding")
+                .map(|c| format!(" {}", show::escaped(c)))
+                .unwrap_or_default();
             eprintln!(
-                "ferry: note: the body is decoded from Content-Encoding {} (the head shows it as received)",
-                coding.as_deref().unwrap_or("?")
+                "ferry: note: the body is decoded from Content-Encoding{coding} (the head is as received)"
             );
         }
     }
