@@ -833,6 +833,12 @@ impl BodyReader {
         self.reusable
     }
 
+    /// The body kept so far (at most the cap), for a caller that stops
+    /// reading before the end.
+    pub fn kept(&self) -> &[u8] {
+        &self.body
+    }
+
     /// Feeds the next bytes read from the connection.
     ///
     /// After `Done` or an error, further calls return an error.
@@ -2059,6 +2065,17 @@ mod tests {
             let err = BodyReader::new(&head(&input), 64).unwrap_err();
             assert!(matches!(err.kind(), ConnectErrorKind::MalformedBody(_)));
         }
+    }
+
+    #[test]
+    fn kept_is_the_body_so_far_up_to_the_cap() {
+        let h = head(b"HTTP/1.1 407 X\r\nContent-Length: 10\r\n\r\n");
+        let mut reader = BodyReader::new(&h, 4).unwrap();
+        assert_eq!(reader.kept(), b"");
+        assert_eq!(reader.push(b"ab"), Ok(Progress::Incomplete));
+        assert_eq!(reader.kept(), b"ab");
+        assert_eq!(reader.push(b"cdef"), Ok(Progress::Incomplete));
+        assert_eq!(reader.kept(), b"abcd");
     }
 
     #[test]

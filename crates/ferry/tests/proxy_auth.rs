@@ -509,3 +509,29 @@ fn the_blocking_client_leaves_a_trickling_407_body_too() {
     assert_eq!(digest_answers(&conns[0], "proxy-authorization"), [false]);
     assert_eq!(digest_answers(&conns[1], "proxy-authorization"), [true]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_407_body_past_the_cap_is_not_read_to_its_end() {
+    use support::challenge::{Challenge, TricklingPeer};
+    let origin = Origin::start().await;
+    // A whole megabyte, at once, on a connection that would take the next
+    // round: ferry stops at its cap and goes on a new connection.
+    let peer = TricklingPeer::with_whole_body(
+        Challenge::Connect {
+            to: origin.https_addr(),
+        },
+        1024 * 1024,
+    );
+    let proxy = Proxy::all(format!("http://{USER}:pw@{}", peer.addr)).unwrap();
+    let client = builder(origin.ca())
+        .proxy(proxy)
+        .timeout(BOUND)
+        .build()
+        .unwrap();
+    let resp = client.get(origin.https_url("/")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!");
+    let conns = peer.connections();
+    assert_eq!(conns.len(), 2, "{conns:?}");
+    assert_eq!(digest_answers(&conns[0], "proxy-authorization"), [false]);
+    assert_eq!(digest_answers(&conns[1], "proxy-authorization"), [true]);
+}

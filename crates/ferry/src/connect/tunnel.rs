@@ -20,7 +20,8 @@ use super::io::{
 use crate::auth::{AuthSession, GiveUp};
 use crate::error::{peer_text, Error, Kind, ProxyResponse};
 
-/// The most of a refusal's body kept for the error.
+/// The most of a refusal's body kept for the error, and about the most
+/// read: past it the connection is not reused.
 const ERROR_BODY_CAP: usize = 64 * 1024;
 /// How long to wait for the rest of a refusal's body once its head is in.
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(5);
@@ -201,8 +202,9 @@ pub(crate) async fn establish(
 }
 
 /// Reads what the proxy sent with its refusal, as far as it comes within a
-/// short wait; a refusal is reported even when its body is broken.
-/// Also says whether the connection can carry another request.
+/// short wait and [`ERROR_BODY_CAP`] (a 407's next round goes on a new
+/// connection past either); a refusal is reported even when its body is
+/// broken. Also says whether the connection can carry another request.
 async fn read_error_body(
     io: &mut BoxIo,
     head: &ResponseHead,
@@ -212,6 +214,7 @@ async fn read_error_body(
     let Ok(mut reader) = BodyReader::new(head, ERROR_BODY_CAP) else {
         return (Bytes::new(), false, false);
     };
+    let mut seen = rest.len();
     let read = async {
         let mut progress = reader.push(&rest);
         loop {
@@ -221,19 +224,26 @@ async fn read_error_body(
                     truncated,
                     reusable,
                     rest,
-                }) => return (Bytes::from(body), truncated, reusable && rest.is_empty()),
+                }) => return Some((Bytes::from(body), truncated, reusable && rest.is_empty())),
+                // (The cap on what is read counts chunk framing too.)
+                Ok(Progress::Incomplete) if seen > ERROR_BODY_CAP => return None,
                 Ok(Progress::Incomplete) => {}
-                Err(_) => return (Bytes::new(), false, false),
+                Err(_) => return Some((Bytes::new(), false, false)),
             }
             progress = match io.read(buf).await {
                 Ok(0) | Err(_) => reader.eof(),
-                Ok(n) => reader.push(&buf[..n]),
+                Ok(n) => {
+                    seen += n;
+                    reader.push(&buf[..n])
+                }
             };
         }
     };
-    tokio::time::timeout(ERROR_BODY_WAIT, read)
-        .await
-        .unwrap_or_else(|_| (Bytes::new(), true, false))
+    match tokio::time::timeout(ERROR_BODY_WAIT, read).await {
+        Ok(Some(done)) => done,
+        // Cut short: what was kept, and the connection left.
+        Ok(None) | Err(_) => (Bytes::copy_from_slice(reader.kept()), true, false),
+    }
 }
 
 fn proxy_response(head: &ResponseHead, body: Bytes, truncated: bool) -> ProxyResponse {

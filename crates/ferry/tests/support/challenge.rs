@@ -34,6 +34,16 @@ pub struct TricklingPeer {
 
 impl TricklingPeer {
     pub fn start(challenge: Challenge) -> TricklingPeer {
+        TricklingPeer::serving(challenge, None)
+    }
+
+    /// A peer whose challenges instead have a whole body of `len` bytes,
+    /// sent at once, after which the connection takes the next request.
+    pub fn with_whole_body(challenge: Challenge, len: usize) -> TricklingPeer {
+        TricklingPeer::serving(challenge, Some(len))
+    }
+
+    fn serving(challenge: Challenge, whole: Option<usize>) -> TricklingPeer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen: Arc<Mutex<Vec<Arc<Mutex<Connection>>>>> = Arc::default();
@@ -43,7 +53,7 @@ impl TricklingPeer {
                 let Ok(stream) = stream else { return };
                 let heads = Arc::new(Mutex::new(Vec::new()));
                 all.lock().unwrap().push(heads.clone());
-                thread::spawn(move || serve(stream, challenge, &heads));
+                thread::spawn(move || serve(stream, challenge, whole, &heads));
             }
         });
         TricklingPeer { addr, seen }
@@ -56,7 +66,12 @@ impl TricklingPeer {
     }
 }
 
-fn serve(mut stream: TcpStream, challenge: Challenge, heads: &Mutex<Connection>) {
+fn serve(
+    mut stream: TcpStream,
+    challenge: Challenge,
+    whole: Option<usize>,
+    heads: &Mutex<Connection>,
+) {
     let credentials = match challenge {
         Challenge::Origin => "authorization:",
         Challenge::Proxy | Challenge::Connect { .. } => "proxy-authorization:",
@@ -73,11 +88,18 @@ fn serve(mut stream: TcpStream, challenge: Challenge, heads: &Mutex<Connection>)
                 Challenge::Origin => ("401 Unauthorized", "WWW-Authenticate"),
                 _ => ("407 Proxy Authentication Required", "Proxy-Authenticate"),
             };
+            let length = whole.map_or(10_000_000_000, |n| n as u64);
             let answer = format!(
-                "HTTP/1.1 {status}\r\n{field}: Digest realm=\"slow\", nonce=\"trickle\", qop=\"auth\"\r\nContent-Length: 10000000000\r\n\r\n"
+                "HTTP/1.1 {status}\r\n{field}: Digest realm=\"slow\", nonce=\"trickle\", qop=\"auth\"\r\nContent-Length: {length}\r\n\r\n"
             );
             if stream.write_all(answer.as_bytes()).is_err() {
                 return;
+            }
+            if let Some(len) = whole {
+                if stream.write_all(&vec![b'x'; len]).is_err() {
+                    return;
+                }
+                continue;
             }
             // A byte per 100 ms until the client hangs up (bounded, so that
             // a client that neither reads nor closes leaves no thread).
