@@ -188,6 +188,20 @@ mod tests {
     }
 
     #[test]
+    fn jar_files_cannot_give_cookies_to_public_suffixes() {
+        let text = ".co.uk\tTRUE\t/\tFALSE\t0\ttossed\t1\n\
+                    .example.co.uk\tTRUE\t/\tFALSE\t0\tsite\t1\n";
+        let jar = Jar::default();
+        fill_jar(&jar, &read_jar(text));
+        let at = |u: &str| {
+            jar.cookies(&u.parse().unwrap())
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(at("http://www.bank.co.uk/"), None);
+        assert_eq!(at("http://www.example.co.uk/").as_deref(), Some("site=1"));
+    }
+
+    #[test]
     fn jar_files_fill_the_library_jar_and_come_back() {
         let text = "# Netscape HTTP Cookie File\n\
                     .example.com\tTRUE\t/app\tTRUE\t4102444800\tsid\tabc\n\

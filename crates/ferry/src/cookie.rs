@@ -1,5 +1,11 @@
 //! The cookie jar: RFC 6265 storage (by the `cookie_store` crate) shared by
 //! every request of a client, redirect hops included.
+//!
+//! A `Domain` attribute naming a public suffix (`com`, `co.uk`, `github.io`;
+//! the Public Suffix List compiled in by the `psl` crate) is refused, as
+//! browsers and curl refuse it: it would let `www.evil.co.uk` set cookies for
+//! `www.bank.co.uk`. When it names the request's host itself, the cookie is
+//! kept as a host-only one (RFC 6265 section 5.3, step 5).
 
 use std::fmt;
 use std::sync::Mutex;
@@ -38,8 +44,15 @@ impl fmt::Debug for Jar {
 impl Jar {
     /// Adds a cookie as a `Set-Cookie` header from `url` would.
     pub fn add_cookie_str(&self, cookie: &str, url: &Url) {
+        let cookie = match RawCookie::parse(cookie.to_owned()) {
+            Ok(c) => c,
+            Err(e) => return tracing::debug!("cookie not stored: {e}"),
+        };
+        let Some(cookie) = public_suffix_rule(cookie, url) else {
+            return;
+        };
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = store.parse(cookie, url) {
+        if let Err(e) = store.insert_raw(&cookie, url) {
             tracing::debug!("cookie not stored: {e}");
         }
     }
@@ -75,6 +88,7 @@ impl Jar {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter_map(|v| RawCookie::parse(v.to_owned()).ok())
+            .filter_map(|c| public_suffix_rule(c, url))
             .peekable();
         if cookies.peek().is_none() {
             return;
@@ -127,6 +141,39 @@ impl Jar {
                 }
             })
             .collect()
+    }
+}
+
+/// RFC 6265 section 5.3 step 5 with the Public Suffix List: `None` to ignore
+/// a cookie whose `Domain` is a public suffix other than `url`'s host; the
+/// cookie made host-only when it is that host; else the cookie as it was.
+/// Only suffixes the list names count, not those of its implicit `*` rule for
+/// unlisted top-level names (as in curl, and in `cookie_store`'s own optional
+/// check): `Domain=corp` from `a.corp` still covers `b.corp`.
+fn public_suffix_rule(mut cookie: RawCookie<'static>, url: &Url) -> Option<RawCookie<'static>> {
+    let domain = match cookie.domain().map(str::trim) {
+        None | Some("") => return Some(cookie),
+        Some(d) => d,
+    };
+    let domain = match url::Host::parse(domain) {
+        Ok(url::Host::Domain(d)) => d,
+        Ok(_) => return Some(cookie),
+        Err(e) => {
+            // Refused rather than left to a second parse to understand.
+            tracing::debug!("cookie not stored: Domain {domain:?}: {e}");
+            return None;
+        }
+    };
+    let public =
+        psl::suffix(domain.as_bytes()).is_some_and(|s| s.is_known() && s == domain.as_bytes());
+    if !public {
+        Some(cookie)
+    } else if url.host_str() == Some(domain.trim_end_matches('.')) {
+        cookie.unset_domain();
+        Some(cookie)
+    } else {
+        tracing::debug!("cookie not stored: Domain {domain} is a public suffix");
+        None
     }
 }
 
@@ -242,6 +289,96 @@ mod tests {
             .cookies(&"https://other.test/".parse().unwrap())
             .is_none());
         assert!(!format!("{jar:?}").contains("s=1"));
+    }
+
+    /// The names `jar` sends `url`'s way, sorted.
+    fn sent(jar: &Jar, url: &str) -> Vec<String> {
+        let Some(v) = jar.cookies(&url.parse().unwrap()) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = v
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .map(|c| c.split('=').next().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn public_suffixes_are_refused_as_domains() {
+        let cases = [
+            (
+                "https://www.evil.co.uk/",
+                "co.uk",
+                "https://www.bank.co.uk/",
+            ),
+            (
+                "https://www.evil.co.uk/",
+                ".CO.uk",
+                "https://www.bank.co.uk/",
+            ),
+            ("https://www.evil.co.uk/", "uk", "https://www.bank.co.uk/"),
+            ("https://www.evil.com/", "com", "https://www.bank.com/"),
+            ("https://x.github.io/", "github.io", "https://y.github.io/"),
+            ("https://x.github.io/", "io", "https://y.io/"),
+            ("https://a.b.io/", "io", "https://c.io/"),
+        ];
+        for (from, domain, victim) in cases {
+            let jar = Jar::default();
+            let url: Url = from.parse().unwrap();
+            jar.add_cookie_str(&format!("tossed=1; Domain={domain}; Path=/"), &url);
+            let mut headers = HeaderMap::new();
+            let set = format!("tossed2=1; Domain={domain}; Path=/");
+            headers.append(http::header::SET_COOKIE, set.parse().unwrap());
+            jar.store_response(&headers, &url);
+            assert!(jar.all().is_empty(), "Domain={domain} from {from}");
+            assert!(sent(&jar, victim).is_empty(), "Domain={domain} to {victim}");
+            assert!(
+                sent(&jar, from).is_empty(),
+                "Domain={domain} back to {from}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_public_suffix_that_is_the_host_makes_a_host_only_cookie() {
+        for (host, under) in [("co.uk", "www.co.uk"), ("github.io", "x.github.io")] {
+            let jar = Jar::default();
+            let url: Url = format!("https://{host}/").parse().unwrap();
+            jar.add_cookie_str(&format!("own=1; Domain={host}; Path=/"), &url);
+            let mut headers = HeaderMap::new();
+            let set = format!("own2=1; Domain=.{host}; Path=/");
+            headers.append(http::header::SET_COOKIE, set.parse().unwrap());
+            jar.store_response(&headers, &url);
+            assert_eq!(sent(&jar, &format!("https://{host}/")), ["own", "own2"]);
+            assert!(
+                sent(&jar, &format!("https://{under}/")).is_empty(),
+                "{host}"
+            );
+            assert!(jar.all().iter().all(StoredCookie::host_only), "{host}");
+        }
+    }
+
+    #[test]
+    fn registrable_domains_under_public_suffixes_still_work() {
+        let jar = Jar::default();
+        let url: Url = "https://www.example.co.uk/".parse().unwrap();
+        jar.add_cookie_str("site=1; Domain=example.co.uk; Path=/", &url);
+        let url: Url = "https://x.github.io/".parse().unwrap();
+        jar.add_cookie_str("page=1; Domain=x.github.io; Path=/", &url);
+        // Unlisted top-level names are not taken for public suffixes.
+        jar.add_cookie_str(
+            "corp=1; Domain=corp; Path=/",
+            &"https://a.corp/".parse().unwrap(),
+        );
+        assert_eq!(sent(&jar, "https://shop.example.co.uk/"), ["site"]);
+        assert!(sent(&jar, "https://www.bank.co.uk/").is_empty());
+        assert_eq!(sent(&jar, "https://a.x.github.io/"), ["page"]);
+        assert!(sent(&jar, "https://y.github.io/").is_empty());
+        assert_eq!(sent(&jar, "https://b.corp/"), ["corp"]);
+        assert!(jar.all().iter().all(|c| !c.host_only()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 mod support;
 
 use ferry::redirect::Policy;
-use ferry::{Kind, Method, StatusCode};
+use ferry::{Kind, Method, Proxy, StatusCode};
 use ferry_lab::Origin;
 
 fn enc(s: &str) -> String {
@@ -210,4 +210,41 @@ async fn cookie_jar_across_requests_and_redirects() {
     let seen = echo_of(plain.get(origin.http_url("/echo")).send().await.unwrap()).await;
     assert!(!seen.to_string().contains("sid=42"));
     assert!(plain.cookie_jar().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_for_public_suffixes_are_not_tossed_to_other_sites() {
+    let origin = Origin::start().await;
+    // Asked as a forward proxy, the origin answers for any host name: every
+    // site below is that origin, reached by name.
+    let client = support::builder(origin.ca())
+        .proxy(Proxy::http(format!("http://{}", origin.http_addr())).unwrap())
+        .build()
+        .unwrap();
+    let bank = "http://www.bank.co.uk/echo";
+    // (No spaces in the cookies: the lab's query decoding keeps `+`.)
+    let evil = format!(
+        "http://www.evil.co.uk/redirect?to={}&Set-Cookie={}&Set-Cookie={}&Set-Cookie={}",
+        enc(bank),
+        enc("tossed=1;Domain=co.uk;Path=/"),
+        enc("tossed_tld=1;Domain=uk;Path=/"),
+        enc("own=1;Domain=evil.co.uk;Path=/"),
+    );
+    let seen = echo_of(client.get(&evil).send().await.unwrap()).await;
+    assert_eq!(seen["target"], bank, "{seen}");
+    assert!(!seen.to_string().contains("tossed"), "{seen}");
+    // The redirect's own cookie was stored, and goes to its own site.
+    let seen = echo_of(
+        client
+            .get("http://shop.evil.co.uk/echo")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(seen.to_string().contains("own=1"), "{seen}");
+    assert!(!seen.to_string().contains("tossed"), "{seen}");
+    let jar = client.cookie_jar().unwrap();
+    let names: Vec<String> = jar.all().iter().map(|c| c.name().to_owned()).collect();
+    assert_eq!(names, ["own"]);
 }
