@@ -65,28 +65,11 @@ pub fn paint(style: Style, text: &str) -> String {
     }
 }
 
-/// Text a peer sent (a reason phrase, a header value, a proxy's error
-/// body), made safe to print as a diagnostic: control characters but tab
-/// (C0, DEL and C1, which can drive a terminal) become `\x1b` or `\u{9b}`,
-/// and bytes that are not UTF-8 become `\xNN`. Everything else is kept.
+/// Text a peer sent, made safe to print as a diagnostic: the library's
+/// [`ferry::escape_peer_text`], so that the CLI and ferry's own error
+/// messages escape alike.
 pub fn escaped(peer: impl AsRef<[u8]>) -> String {
-    let mut out = String::new();
-    for chunk in peer.as_ref().utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\t' => out.push(c),
-                c if (c as u32) < 0x20 || c == '\x7f' => {
-                    out.push_str(&format!("\\x{:02x}", c as u32));
-                }
-                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
+    ferry::escape_peer_text(peer)
 }
 
 /// The name of the tunnel-opening phase of a route's timings: the last

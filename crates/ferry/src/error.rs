@@ -406,19 +406,31 @@ impl std::error::Error for Error {
     }
 }
 
-/// Text a peer sent (a proxy's reason phrase), as an error message may
-/// quote it: control characters but tab become `\x1b` or `\u{9b}`, so
-/// that printing the error cannot drive the terminal.
-pub(crate) fn peer_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\t' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+/// Text a peer sent (a reason phrase, a header value, a proxy's error
+/// body), made safe to print as a diagnostic: control characters but tab
+/// (C0, DEL and C1, which can drive a terminal) become `\x1b` or `\u{9b}`,
+/// and bytes that are not UTF-8 become `\xNN`. Everything else is kept.
+/// Error messages quote peer text through it; print a proxy's answer
+/// ([`ProxyResponse`]) the same way.
+///
+/// ```
+/// assert_eq!(ferry::escape_peer_text("a\x1b[2Jb"), "a\\x1b[2Jb");
+/// ```
+pub fn escape_peer_text(peer: impl AsRef<[u8]>) -> String {
+    let mut out = String::new();
+    for chunk in peer.as_ref().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\t' => out.push(c),
+                c if (c as u32) < 0x20 || c == '\x7f' => {
+                    out.push_str(&format!("\\x{:02x}", c as u32));
+                }
+                c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+                c => out.push(c),
             }
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
         }
     }
     out
@@ -460,7 +472,7 @@ mod tests {
     #[test]
     fn peer_text_cannot_drive_a_terminal() {
         assert_eq!(
-            peer_text("No\x1b]0;pwned\x07 \x1b[2J\u{9b}2J\tok \u{e9}"),
+            escape_peer_text("No\x1b]0;pwned\x07 \x1b[2J\u{9b}2J\tok \u{e9}"),
             "No\\x1b]0;pwned\\x07 \\x1b[2J\\u{9b}2J\tok \u{e9}"
         );
     }

@@ -106,7 +106,7 @@ pub use crate::body::Body;
 pub use crate::builder::{Async, ClientBuilder};
 pub use crate::client::{Client, IntoUrl, RouteDecision};
 pub use crate::connect::tunnel::TunnelExchange;
-pub use crate::error::{Error, Kind, ProxyResponse, Result, Stage, TimeoutPhase};
+pub use crate::error::{escape_peer_text, Error, Kind, ProxyResponse, Result, Stage, TimeoutPhase};
 pub use crate::proxy::{IntoProxyUrl, Proxy};
 pub use crate::request::{Request, RequestBuilder};
 pub use crate::response::{Response, Timings};

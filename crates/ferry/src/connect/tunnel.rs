@@ -18,7 +18,7 @@ use super::io::{
     Prefixed,
 };
 use crate::auth::{AuthSession, GiveUp};
-use crate::error::{peer_text, Error, Kind, ProxyResponse};
+use crate::error::{escape_peer_text, Error, Kind, ProxyResponse};
 
 /// The most of a refusal's body kept for the error, and about the most
 /// read: past it the connection is not reused.
@@ -271,7 +271,7 @@ fn refusal(response: ProxyResponse, authority: &str) -> Error {
     let message = format!(
         "the proxy refused the tunnel to {authority}: {} {}",
         status.as_u16(),
-        peer_text(&response.reason)
+        escape_peer_text(&response.reason)
     );
     let hint = match status.as_u16() {
         400 | 405 | 501 => Some(
@@ -300,10 +300,10 @@ pub(crate) fn auth_error(response: ProxyResponse, give_up: GiveUp) -> Error {
     let mut message = format!(
         "the proxy requires authentication ({} {})",
         response.status.as_u16(),
-        peer_text(&response.reason)
+        escape_peer_text(&response.reason)
     );
     if !schemes.is_empty() {
-        let offers = peer_text(&schemes.join(", "));
+        let offers = escape_peer_text(schemes.join(", "));
         message.push_str(&format!("; it offers: {offers}"));
     }
     Error::new(Kind::ProxyAuth, message)
