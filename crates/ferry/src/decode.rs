@@ -420,4 +420,42 @@ mod tests {
         decode("zstd", &packed, packed.len(), |p| out.extend_from_slice(p)).unwrap();
         assert_eq!(out, text());
     }
+
+    /// [`decode`] with the compressed body given in these chunks.
+    fn decode_chunks(coding: &str, chunks: &[&[u8]]) -> (Vec<u8>, io::Result<()>) {
+        let mut d = Decoder::for_encoding(header(coding).as_bytes()).unwrap();
+        let mut chunks = chunks.iter();
+        let mut out = Vec::new();
+        loop {
+            match d.next() {
+                Ok(Step::Piece(piece)) => out.extend_from_slice(&piece),
+                Ok(Step::NeedInput) => match chunks.next() {
+                    Some(c) => d.give(Bytes::copy_from_slice(c)),
+                    None => d.end(),
+                },
+                Ok(Step::End) => return (out, Ok(())),
+                Err(e) => return (out, Err(e)),
+            }
+        }
+    }
+
+    /// From the `decoders` fuzz target: a zlib body with one byte changed
+    /// is an error however it is split. (Under the fuzzer it was not:
+    /// miniz_oxide skips the Adler-32 check when built with `cfg(fuzzing)`,
+    /// which this test, built without it, shows is the only reason.)
+    #[test]
+    fn corrupt_deflate_fails_however_it_is_split() {
+        let packed: &[u8] = &[
+            0x78, 0x01, 0x75, 0xc4, 0x31, 0x0d, 0x00, 0x30, 0x08, 0x04, 0xc0, 0xd6, 0xc9, 0x6b,
+            0x23, 0xbf, 0x33, 0xb4, 0x0b, 0x98, 0xc1, 0x02, 0x12, 0x49, 0x60, 0xe6, 0x86, 0x14,
+            0x0d, 0x53, 0xd4, 0x08, 0x7f, 0x9f, 0x90, 0x4e, 0xef, 0x19, 0x34, 0x14, 0x3d, 0x9a,
+            0x17, 0xeb,
+        ];
+        let whole = decode_chunks("deflate", &[packed]);
+        assert!(whole.1.is_err(), "{whole:?}");
+        for (a, b) in [(32, 39), (1, 2), (2, 3), (20, 43), (43, 44)] {
+            let split = decode_chunks("deflate", &[&packed[..a], &packed[a..b], &packed[b..]]);
+            assert!(split.1.is_err(), "cut at {a} and {b}: {split:?}");
+        }
+    }
 }

@@ -133,3 +133,54 @@ pub async fn get(url: impl IntoUrl) -> Result<Response> {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+/// Crate-private parts opened to the fuzz targets (`fuzz/`), behind the
+/// `__fuzz` feature, which nothing else turns on. Not part of the API.
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use std::io;
+
+    use bytes::Bytes;
+
+    /// The most decoded bytes one [`Decoder::next`] gives.
+    pub const PIECE: usize = crate::decode::PIECE;
+
+    /// What [`Decoder::next`] came to.
+    #[derive(Debug)]
+    pub enum Step {
+        /// Decoded bytes.
+        Piece(Bytes),
+        /// Give more input, or end it.
+        NeedInput,
+        /// The end of the decoded body.
+        End,
+    }
+
+    /// The response-body decoder (`Content-Encoding`).
+    #[derive(Debug)]
+    pub struct Decoder(crate::decode::Decoder);
+
+    impl Decoder {
+        /// A decoder for one coding, `None` for an unknown one.
+        pub fn for_encoding(value: &[u8]) -> Option<Decoder> {
+            crate::decode::Decoder::for_encoding(value).map(Decoder)
+        }
+        /// The next compressed chunk.
+        pub fn give(&mut self, data: Bytes) {
+            self.0.give(data);
+        }
+        /// The end of the compressed body.
+        pub fn end(&mut self) {
+            self.0.end();
+        }
+        /// The next decoded piece.
+        pub fn next(&mut self) -> io::Result<Step> {
+            Ok(match self.0.next()? {
+                crate::decode::Step::Piece(b) => Step::Piece(b),
+                crate::decode::Step::NeedInput => Step::NeedInput,
+                crate::decode::Step::End => Step::End,
+            })
+        }
+    }
+}
