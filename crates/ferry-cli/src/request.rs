@@ -286,7 +286,9 @@ fn prepare(args: &RequestArgs) -> Result<(Prepared, Option<Arc<Jar>>), CliError>
         (None, None) => Method::GET,
     };
 
-    let mut builder = Client::builder().user_agent(USER_AGENT);
+    let mut builder = Client::builder()
+        .user_agent(USER_AGENT)
+        .keep_sent_heads(args.verbose);
     builder = apply_proxy_args(builder, &args.proxy, &url)?;
     builder = builder.redirect(if args.location {
         Policy::limited(args.max_redirs)
@@ -388,8 +390,9 @@ async fn execute(
         bearer,
     } = prepared;
     let verbose = args.verbose;
+    let decided = client.route_for(&url);
     if verbose {
-        match client.route_for(&url) {
+        match &decided {
             Ok(d) => {
                 eprintln!("* route: {} ({})", d.line(), route_kind(d.route()));
                 eprintln!("* why: {}", explain_reason(d.reason(), &args.proxy));
@@ -400,7 +403,6 @@ async fn execute(
             Err(e) => eprintln!("* route: undecidable: {}", show::escaped(e.to_string())),
         }
     }
-    let body_len = body.as_ref().map(Vec::len);
     let mut builder = client
         .request(method.clone(), &url)
         .headers(headers.clone());
@@ -417,8 +419,9 @@ async fn execute(
         Ok(r) => r,
         Err(e) => {
             if verbose {
-                show_refusal(&e);
+                show_failure(&e);
             }
+            transfer.failed(&e, &decided);
             return Err(e.into());
         }
     };
@@ -442,25 +445,7 @@ async fn execute(
         .to_owned();
 
     if verbose {
-        // Credentials go to the first URL's origin only, never after a
-        // redirect to another one.
-        let same_origin = resp.url().origin() == url.origin();
-        let origin_auth = match (&bearer, &auth) {
-            (Some(_), _) => Some(ShownAuth::Sent),
-            (None, Some(a)) => Some(match a.scheme {
-                AuthScheme::Basic | AuthScheme::Any => ShownAuth::Sent,
-                scheme => ShownAuth::OnChallenge(scheme),
-            }),
-            (None, None) => None,
-        }
-        .filter(|_| same_origin);
-        let sent = Sent {
-            method: &method,
-            headers: &headers,
-            body_len,
-            origin_auth,
-        };
-        show_conversation(&resp, &sent);
+        show_conversation(&resp);
     }
 
     let status = resp.status();
@@ -510,22 +495,22 @@ async fn execute(
     }
 
     match &args.output {
+        // Each counts into `size_download` as it goes: after a failure it
+        // says how much was written.
         Some(path) => {
             let show_progress = !args.silent && std::io::stderr().is_terminal();
-            transfer.size_download = download(&mut resp, path, show_progress).await?;
+            download(&mut resp, path, show_progress, &mut transfer.size_download).await?;
         }
         None if pretty => {
-            transfer.size_download = print_pretty(&mut resp, &palette).await?;
+            print_pretty(&mut resp, &palette, &mut transfer.size_download).await?;
         }
         None => {
             let mut out = std::io::stdout();
-            let mut n = 0u64;
             while let Some(chunk) = resp.chunk().await? {
-                n += chunk.len() as u64;
                 out.write_all(&chunk).map_err(write_error)?;
+                transfer.size_download += chunk.len() as u64;
             }
             out.flush().map_err(write_error)?;
-            transfer.size_download = n;
         }
     }
     Ok(())
@@ -555,20 +540,20 @@ pub fn route_kind(route: &Route) -> String {
 }
 
 /// The body for a person: JSON indented, binary withheld, text as is.
-async fn print_pretty(resp: &mut Response, palette: &Palette) -> Result<u64, CliError> {
+/// `n` counts the body bytes as they come.
+async fn print_pretty(resp: &mut Response, palette: &Palette, n: &mut u64) -> Result<(), CliError> {
     let json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(show::is_json);
     let mut out = std::io::stdout();
-    let mut n = 0u64;
     if json {
         let mut all = Vec::new();
         while let Some(chunk) = resp.chunk().await? {
             all.extend_from_slice(&chunk);
+            *n += chunk.len() as u64;
         }
-        n = all.len() as u64;
         let text = match serde_json::from_slice::<serde_json::Value>(&all) {
             Ok(v) => show::pretty_json(palette, &v).into_bytes(),
             Err(_) => all,
@@ -578,15 +563,15 @@ async fn print_pretty(resp: &mut Response, palette: &Palette) -> Result<u64, Cli
             out.write_all(b"\n").map_err(write_error)?;
         }
         out.flush().map_err(write_error)?;
-        return Ok(n);
+        return Ok(());
     }
     let mut last = b'\n';
     let mut binary = false;
     while let Some(chunk) = resp.chunk().await? {
-        if n == 0 && show::looks_binary(&chunk) {
+        if *n == 0 && show::looks_binary(&chunk) {
             binary = true;
         }
-        n += chunk.len() as u64;
+        *n += chunk.len() as u64;
         if !binary {
             out.write_all(&chunk).map_err(write_error)?;
             last = *chunk.last().unwrap_or(&last);
@@ -599,11 +584,17 @@ async fn print_pretty(resp: &mut Response, palette: &Palette) -> Result<u64, Cli
         out.write_all(b"\n").map_err(write_error)?;
     }
     out.flush().map_err(write_error)?;
-    Ok(n)
+    Ok(())
 }
 
 /// The body to a file, with a progress bar when a person watches stderr.
-async fn download(resp: &mut Response, path: &Path, progress: bool) -> Result<u64, CliError> {
+/// `n` counts the bytes written.
+async fn download(
+    resp: &mut Response,
+    path: &Path,
+    progress: bool,
+    n: &mut u64,
+) -> Result<(), CliError> {
     let file = std::fs::File::create(path)
         .map_err(|e| CliError::Local(format!("-o: cannot create {}: {e}", path.display())))?;
     let mut file = std::io::BufWriter::new(file);
@@ -620,14 +611,13 @@ async fn download(resp: &mut Response, path: &Path, progress: bool) -> Result<u6
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     });
-    let mut n = 0u64;
     let result = async {
         while let Some(chunk) = resp.chunk().await? {
-            n += chunk.len() as u64;
             file.write_all(&chunk)
                 .map_err(|e| CliError::Local(format!("-o: writing {}: {e}", path.display())))?;
+            *n += chunk.len() as u64;
             if let Some(bar) = &bar {
-                bar.set_position(n);
+                bar.set_position(*n);
             }
         }
         file.flush()
@@ -638,11 +628,15 @@ async fn download(resp: &mut Response, path: &Path, progress: bool) -> Result<u6
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    result.map(|()| n)
+    result
 }
 
-/// `-v` on an error: what the proxy answered, when it refused.
-fn show_refusal(e: &ferry::Error) {
+/// `-v` on an error: the heads sent on the way (the CONNECT, the
+/// request), and what the proxy answered, when it refused.
+fn show_failure(e: &ferry::Error) {
+    for head in e.sent_heads() {
+        eprint_sent(head);
+    }
     let Some(answer) = e.proxy_response() else {
         return;
     };
@@ -678,22 +672,14 @@ fn eprint_received_headers(headers: &HeaderMap) {
     }
 }
 
-/// What the command asked to send, for `-v`.
-struct Sent<'a> {
-    method: &'a Method,
-    headers: &'a HeaderMap,
-    body_len: Option<usize>,
-    /// The origin credentials that apply to the final URL.
-    origin_auth: Option<ShownAuth>,
-}
-
-/// How `-v` shows the origin's `Authorization`, which the library adds.
-#[derive(Clone, Copy)]
-enum ShownAuth {
-    /// Sent from the first request on (Basic, a bearer token).
-    Sent,
-    /// Sent in answer to a 401 (Digest, NTLM).
-    OnChallenge(AuthScheme),
+/// A request head as the library kept it, `> ` before each line, cookie
+/// values as `***`.
+fn eprint_sent(head: &ferry::SentHead) {
+    eprintln!("> {}", head.request_line());
+    for (name, value) in head.fields() {
+        eprintln!("> {name}: {}", show::redacted_value(name, value.as_bytes()));
+    }
+    eprintln!(">");
 }
 
 /// The challenges of one side (proxies, or the origin) that ferry answered
@@ -722,15 +708,9 @@ fn show_rounds(resp: &Response, side: AuthTarget) {
 }
 
 /// `-v` after a response: the redirects, the connection, the CONNECT
-/// exchange, TLS, and both heads, with credentials as `***`.
-fn show_conversation(resp: &Response, sent: &Sent<'_>) {
-    let Sent {
-        method,
-        headers: sent_headers,
-        body_len,
-        origin_auth,
-    } = *sent;
-    let sent = sent_headers;
+/// exchange, TLS, and both heads as sent and received, with credentials as
+/// `***`.
+fn show_conversation(resp: &Response) {
     let history = resp.history();
     for (i, hop) in history.iter().enumerate() {
         eprintln!(
@@ -762,10 +742,7 @@ fn show_conversation(resp: &Response, sent: &Sent<'_>) {
     // A proxy's 407s: on the CONNECT shown next, or on the forwarded request.
     show_rounds(resp, AuthTarget::Proxy);
     if let Some(x) = resp.tunnel_exchange() {
-        for line in x.request_head().lines() {
-            eprintln!("> {line}");
-        }
-        eprintln!(">");
+        eprint_sent(x.request());
         for line in x.response_head().lines() {
             eprintln!("< {}", show::escaped(line));
         }
@@ -776,61 +753,12 @@ fn show_conversation(resp: &Response, sent: &Sent<'_>) {
         eprintln!("* TLS with the origin: {v}, ALPN {}", show::escaped(alpn));
     }
 
-    let url = resp.url();
-    let forward = route.kind() == RouteKind::Forward;
     let h2 = resp.version() == ferry::Version::HTTP_2;
-    let target = if forward {
-        shown(url)
-    } else {
-        match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        }
-    };
     show_rounds(resp, AuthTarget::Origin);
-    eprintln!("> {method} {target} {}", show::version_str(resp.version()));
-    let mut lines: Vec<(String, String)> = Vec::new();
-    if !h2 && !sent.contains_key(header::HOST) {
-        let host = url.host_str().unwrap_or("");
-        let host = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_owned(),
-        };
-        lines.push(("Host".into(), host));
+    match resp.sent_head() {
+        Some(head) => eprint_sent(head),
+        None => eprintln!("> (the request head was not kept)"),
     }
-    if !sent.contains_key(header::USER_AGENT) {
-        lines.push(("User-Agent".into(), USER_AGENT.into()));
-    }
-    if !sent.contains_key(header::ACCEPT) {
-        lines.push(("Accept".into(), "*/*".into()));
-    }
-    for (name, value) in sent {
-        lines.push((
-            show::title_case(name.as_str()),
-            show::redacted_value(name.as_str(), value.as_bytes()),
-        ));
-    }
-    if let Some(n) = body_len.filter(|_| !sent.contains_key(header::CONTENT_LENGTH)) {
-        lines.push(("Content-Length".into(), n.to_string()));
-    }
-    if !sent.contains_key(header::AUTHORIZATION) {
-        match origin_auth {
-            Some(ShownAuth::Sent) => lines.push(("Authorization".into(), "***".into())),
-            Some(ShownAuth::OnChallenge(scheme)) => lines.push((
-                "Authorization".into(),
-                format!("*** ({scheme:?}, in answer to the origin's 401)"),
-            )),
-            None => {}
-        }
-    }
-    let proxy_creds = route.proxy().is_some_and(|p| p.credentials().is_some());
-    if forward && proxy_creds {
-        lines.push(("Proxy-Authorization".into(), "***".into()));
-    }
-    for (name, value) in lines {
-        eprintln!("> {name}: {value}");
-    }
-    eprintln!(">");
     let received = show::ReceivedHead::of(resp);
     eprintln!(
         "< {}",

@@ -194,7 +194,11 @@ pub fn shown_name(name: &[u8], h2: bool) -> String {
 pub fn redacted_value(name: &str, value: &[u8]) -> String {
     let text = String::from_utf8_lossy(value);
     match name.to_ascii_lowercase().as_str() {
-        "authorization" | "proxy-authorization" => "***".to_owned(),
+        // The scheme stays (it says which round this was), the rest goes.
+        "authorization" | "proxy-authorization" => match text.split_once(' ') {
+            Some((scheme, _)) if !scheme.is_empty() => format!("{} ***", escaped(scheme)),
+            _ => "***".to_owned(),
+        },
         "cookie" => escaped(
             text.split(';')
                 .map(|pair| match pair.split_once('=') {
@@ -340,9 +344,14 @@ mod tests {
     fn secrets_are_redacted() {
         assert_eq!(
             redacted_value("Authorization", b"Basic dXNlcjpwYXNz"),
-            "***"
+            "Basic ***"
         );
-        assert_eq!(redacted_value("proxy-authorization", b"Basic eA=="), "***");
+        assert_eq!(
+            redacted_value("proxy-authorization", b"Basic eA=="),
+            "Basic ***"
+        );
+        assert_eq!(redacted_value("authorization", b"sekrit"), "***");
+        assert_eq!(redacted_value("authorization", b" sekrit"), "***");
         assert_eq!(redacted_value("Cookie", b"a=1; b=2"), "a=***; b=***");
         assert_eq!(
             redacted_value("set-cookie", b"sid=secret; Path=/"),

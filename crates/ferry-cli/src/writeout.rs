@@ -41,6 +41,29 @@ pub struct Transfer {
     pub errormsg: String,
 }
 
+impl Transfer {
+    /// What a failed request still tells `-w`, as curl keeps it: a proxy's
+    /// refusal as `http_connect` (of a CONNECT) or `http_code` (of a
+    /// forwarded request), the connections made, and whether one of them
+    /// was to a proxy.
+    pub fn failed(
+        &mut self,
+        e: &ferry::Error,
+        decided: &Result<ferry::RouteDecision, ferry::Error>,
+    ) {
+        match e.proxy_response() {
+            Some(answer) if answer.answered_connect() => {
+                self.tunnel_status = Some(answer.status().as_u16());
+            }
+            Some(answer) => self.status = Some(answer.status().as_u16()),
+            None => {}
+        }
+        self.num_connects = e.connects();
+        let through_proxy = decided.as_ref().is_ok_and(|d| !d.route().is_direct());
+        self.proxy_used = through_proxy && e.connects() > 0;
+    }
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.6}", d.as_secs_f64())
 }

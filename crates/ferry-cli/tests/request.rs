@@ -106,12 +106,13 @@ fn verbose_shows_the_proxy_conversation_without_secrets() {
         format!("* route: PROXY http://127.0.0.1:{port} (CONNECT tunnel through the proxy)"),
         "* why: client map key \"all\"".to_owned(),
         format!("> CONNECT localhost:{origin_port} HTTP/1.1"),
-        "> Proxy-Authorization: ***".to_owned(),
+        "> Proxy-Authorization: Basic ***".to_owned(),
         "< HTTP/1.1 200 Connection established".to_owned(),
         "* TLS with the origin: TLSv1_3, ALPN h2".to_owned(),
         "> GET /status/200 HTTP/2".to_owned(),
-        "> Authorization: ***".to_owned(),
-        "> Cookie: sid=***".to_owned(),
+        format!("> :authority: localhost:{origin_port}"),
+        "> authorization: Basic ***".to_owned(),
+        "> cookie: sid=***".to_owned(),
         "< HTTP/2 200".to_owned(),
     ] {
         assert!(stderr.contains(&want), "{want:?} missing in:\n{stderr}");
@@ -138,7 +139,10 @@ fn verbose_shows_the_proxy_conversation_without_secrets() {
         stderr.contains(&format!("> GET {} HTTP/1.1", lab.origin.http_url("/"))),
         "{stderr}"
     );
-    assert!(stderr.contains("> Proxy-Authorization: ***"), "{stderr}");
+    assert!(
+        stderr.contains("> proxy-authorization: Basic ***\n"),
+        "{stderr}"
+    );
     assert_no_secrets(&out, &[PROXY_PASS, &b64]);
 
     // Through a TLS proxy: both TLS layers named.

@@ -78,6 +78,7 @@ pub struct ClientBuilder<F = Async> {
     http1_only: bool,
     h2_prior_knowledge: bool,
     decompress: bool,
+    keep_sent_heads: bool,
     user_agent: Option<HeaderValue>,
     default_headers: HeaderMap,
     proxy_headers: HeaderMap,
@@ -144,6 +145,7 @@ impl<F> ClientBuilder<F> {
             http1_only: false,
             h2_prior_knowledge: false,
             decompress: true,
+            keep_sent_heads: false,
             user_agent: Some(HeaderValue::from_static(concat!(
                 "ferry/",
                 env!("CARGO_PKG_VERSION")
@@ -443,6 +445,18 @@ impl<F> ClientBuilder<F> {
         self
     }
 
+    /// Keeps a copy of each request head as it was sent, for display:
+    /// [`Response::sent_head`](crate::Response::sent_head), and
+    /// [`Error::sent_heads`](crate::Error::sent_heads) for a request that
+    /// failed after it went out (off by default: it costs a copy of every
+    /// head). The copy shows fields in the order and case sent, those ferry
+    /// adds included, with credentials replaced (`Digest ***`). `CONNECT`
+    /// heads are kept either way.
+    pub fn keep_sent_heads(mut self, on: bool) -> Self {
+        self.keep_sent_heads = on;
+        self
+    }
+
     /// Reads credentials for proxies and origins from `~/.netrc` (or the file
     /// `$NETRC` names) when the client is built, like curl's `--netrc`: a
     /// proxy URL or request without credentials uses its host's entry. A
@@ -556,6 +570,7 @@ impl<F> ClientBuilder<F> {
                 netrc,
                 h2_prior_knowledge: self.h2_prior_knowledge,
                 decompress: self.decompress,
+                keep_sent_heads: self.keep_sent_heads,
                 last_route: Mutex::new(None),
                 blocking_io,
             }),

@@ -38,6 +38,7 @@ use crate::redirect::{Act, Attempt, Policy};
 use crate::request::{has_userinfo, Request, RequestBuilder};
 use crate::response::{GiveBack, Meta, Response, ResponseBody, Source};
 use crate::route::{HopLabel, PoolKey, Route, RouteKind, ShowHops, Target};
+use crate::sent::SentHead;
 
 /// An HTTP client: settings, proxies and a connection pool.
 ///
@@ -73,6 +74,8 @@ pub(crate) struct ClientRef {
     pub(crate) netrc: Option<Netrc>,
     pub(crate) h2_prior_knowledge: bool,
     pub(crate) decompress: bool,
+    /// Copy each request head as sent ([`ClientBuilder::keep_sent_heads`]).
+    pub(crate) keep_sent_heads: bool,
     pub(crate) last_route: Mutex<Option<Arc<Resolved>>>,
     /// Which of the headers ferry may add the defaults already have.
     pub(crate) defaults_set: DefaultsSet,
@@ -472,8 +475,8 @@ impl Client {
             let (route, target) = (resolved.route.clone(), &resolved.target);
             // A Proxy-Authorization set by hand is for the proxy: it rides on the
             // CONNECT of a tunnel, on forwarded requests, and nowhere else.
-            let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION).cloned();
-            let key = PoolKey::new(&route, target, hand_auth.as_ref());
+            let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION);
+            let key = PoolKey::new(&route, target, hand_auth);
             let forward_to = match route.kind() {
                 RouteKind::Forward => route.proxy(),
                 _ => None,
@@ -527,6 +530,8 @@ impl Client {
             let mut kept: Option<Conn> = None;
             // The challenges answered, in order (`Response::auth_rounds`).
             let mut rounds: Vec<AuthRound> = Vec::new();
+            // The last request head sent, when they are kept.
+            let mut sent_head: Option<Box<SentHead>> = None;
             loop {
                 let (mut conn, reused) = match kept.take() {
                     Some(c) => (c, true),
@@ -536,7 +541,7 @@ impl Client {
                         // machine that reused connections never need; inline,
                         // it made every request's future that much larger.
                         None => {
-                            let conn = Box::pin(self.connect(&key, hand_auth.as_ref(), deadline))
+                            let conn = Box::pin(self.connect(&key, hand_auth, deadline))
                                 .await
                                 .map_err(|e| e.with_url(url))?;
                             // The 407s its CONNECTs answered belong to this request.
@@ -593,8 +598,13 @@ impl Client {
                         };
                         let mut head = h1.head(&req.method, &target_form);
                         self.h1_headers(&outgoing, &mut head);
+                        if self.inner.keep_sent_heads {
+                            head.keep_sent();
+                        }
                         let wait = Wait::new(self.inner.read_timeout, deadline);
-                        match h1.send(head, &req.method, this_body, wait).await {
+                        let result = h1.send(head, &req.method, this_body, wait).await;
+                        sent_head = h1.take_sent();
+                        match result {
                             Ok(head) => {
                                 if let Some(proxy) = forward_to {
                                     told_plain_http_to_tls(&head, proxy, url)?;
@@ -612,24 +622,39 @@ impl Client {
                                     retried = true;
                                     continue;
                                 }
+                                let mut told = |e: Error| {
+                                    let e = e.with_connects(u32::from(!reused));
+                                    match sent_head.take() {
+                                        Some(head) => e.with_sent(*head),
+                                        None => e,
+                                    }
+                                };
                                 if let Failure::Timeout(phase, d) = failure {
-                                    return Err(Error::timeout(phase, d)
-                                        .during(
-                                            Stage::ResponseHead,
-                                            "waiting for the response head",
-                                        )
-                                        .with_url(url));
+                                    return Err(told(
+                                        Error::timeout(phase, d)
+                                            .during(
+                                                Stage::ResponseHead,
+                                                "waiting for the response head",
+                                            )
+                                            .with_url(url),
+                                    ));
                                 }
                                 let heard = Heard {
                                     first: h1.unread(),
                                     hung_up: !reused && hung_up(&failure),
                                 };
-                                return Err(request_error(failure, &route, &conn, url, heard));
+                                return Err(told(request_error(
+                                    failure, &route, &conn, url, heard,
+                                )));
                             }
                         }
                     }
                     Sender::H2(s) => {
                         let headers = self.header_map(&outgoing);
+                        if self.inner.keep_sent_heads {
+                            let sent = SentHead::from_h2(&req.method, &target_form, &headers);
+                            sent_head = Some(Box::new(sent));
+                        }
                         let request = h2_request(req, &target_form, headers, this_body)?;
                         // Boxed, like the rare paths below: inline, its 712
                         // bytes would be in every request's future.
@@ -662,7 +687,12 @@ impl Client {
                                     first: &[],
                                     hung_up: false,
                                 };
-                                return Err(request_error(error, &route, &conn, url, heard));
+                                let e = request_error(error, &route, &conn, url, heard)
+                                    .with_connects(u32::from(!reused));
+                                return Err(match sent_head.take() {
+                                    Some(head) => e.with_sent(*head),
+                                    None => e,
+                                });
                             }
                         }
                     }
@@ -756,10 +786,16 @@ impl Client {
                             headers: head.headers.into_map(),
                             body,
                             truncated: !complete,
+                            answered_connect: false,
                         };
-                        auth_error(response, give_up)
+                        let e = auth_error(response, give_up)
                             .with_url(url)
                             .with_hop(HopLabel::of(proxy))
+                            .with_connects(u32::from(!reused));
+                        match sent_head.take() {
+                            Some(head) => e.with_sent(*head),
+                            None => e,
+                        }
                     };
                     let (session, peer) = match (round, answered) {
                         (Round::Refused(proxy), _) => {
@@ -789,6 +825,7 @@ impl Client {
                     auth_rounds: rounds,
                     conn: conn.info.clone(),
                     first_byte: start.elapsed(),
+                    sent_head: sent_head.take(),
                 };
                 let decoder = self.decoder_for(req, &mut head);
                 let give_back = match conn.sender {

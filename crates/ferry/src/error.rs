@@ -11,6 +11,7 @@ use http::{HeaderMap, StatusCode};
 use url::Url;
 
 use crate::route::HopLabel;
+use crate::sent::SentHead;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -117,6 +118,8 @@ pub struct ProxyResponse {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) truncated: bool,
+    /// It answered a `CONNECT` (not a forwarded request).
+    pub(crate) answered_connect: bool,
 }
 
 impl ProxyResponse {
@@ -139,6 +142,11 @@ impl ProxyResponse {
     /// Whether the body was longer than what was kept.
     pub fn body_truncated(&self) -> bool {
         self.truncated
+    }
+    /// Whether this answered a `CONNECT` (the tunnel was refused), rather
+    /// than a request the proxy was to forward.
+    pub fn answered_connect(&self) -> bool {
+        self.answered_connect
     }
     /// The challenges offered in `Proxy-Authenticate` (or `WWW-Authenticate`
     /// from proxies that answer 401), one per header line.
@@ -169,6 +177,8 @@ struct Inner {
     status: Option<StatusCode>,
     hint: Option<String>,
     socks: Option<ferry_proto::socks::SocksError>,
+    sent: Vec<SentHead>,
+    connects: u32,
 }
 
 impl Error {
@@ -187,6 +197,8 @@ impl Error {
                 status: None,
                 hint: None,
                 socks: None,
+                sent: Vec::new(),
+                connects: 0,
             }),
         }
     }
@@ -224,6 +236,19 @@ impl Error {
         self.with_source(e)
     }
 
+    /// A request head sent on the way to this error (after those already
+    /// kept).
+    pub(crate) fn with_sent(mut self, head: SentHead) -> Error {
+        self.inner.sent.push(head);
+        self
+    }
+
+    /// `n` more new connections were made on the way to this error.
+    pub(crate) fn with_connects(mut self, n: u32) -> Error {
+        self.inner.connects += n;
+        self
+    }
+
     pub(crate) fn with_status(mut self, status: StatusCode) -> Error {
         self.inner.status = Some(status);
         self
@@ -253,6 +278,24 @@ impl Error {
     /// What went wrong.
     pub fn kind(&self) -> Kind {
         self.inner.kind
+    }
+
+    /// The request heads sent on the way to this error, in order, as
+    /// [`SentHead`]s (credentials replaced): the `CONNECT` of a tunnel that
+    /// failed, always; the request itself, when
+    /// [`ClientBuilder::keep_sent_heads`](crate::ClientBuilder::keep_sent_heads)
+    /// is on. Empty when the failure came before anything was sent.
+    pub fn sent_heads(&self) -> &[SentHead] {
+        &self.inner.sent
+    }
+
+    /// How many new connections the failed request opened (TCP to the
+    /// origin, or to the first proxy): 0 when none could be opened, or the
+    /// request failed on a connection from the pool; 1 when, for example,
+    /// a proxy refused the tunnel; more when a proxy closed the connection
+    /// between authentication rounds.
+    pub fn connects(&self) -> u32 {
+        self.inner.connects
     }
 
     /// The request URL, without its user info.

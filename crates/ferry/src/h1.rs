@@ -49,6 +49,7 @@ use crate::body::Body;
 use crate::connect::io::{BoxIo, BoxSyncIo};
 use crate::error::{BoxError, TimeoutPhase};
 use crate::head::{RawBuilder, ResponseHead, Span};
+use crate::sent::SentHead;
 
 /// The read buffer's size; it grows (up to [`MAX_HEAD`]) only for a head
 /// that does not fit.
@@ -211,6 +212,8 @@ pub(crate) struct RequestHead {
     has_length: bool,
     /// `Upgrade` set by hand: a 101 answer is then one asked for.
     upgrade: bool,
+    /// Keep a copy of the head as sent ([`H1Conn::take_sent`]).
+    keep: bool,
 }
 
 impl RequestHead {
@@ -224,6 +227,11 @@ impl RequestHead {
             self.upgrade = true;
         }
         codec::encode_header(&mut self.out, name.as_str(), value.as_bytes());
+    }
+
+    /// Keeps a copy of the head as it is sent, for display.
+    pub(crate) fn keep_sent(&mut self) {
+        self.keep = true;
     }
 
     /// Fields already encoded, none of them Content-Length,
@@ -674,6 +682,8 @@ pub(crate) struct H1Conn {
     early: Option<Box<Head>>,
     /// The request in flight asked for a protocol upgrade.
     upgrade: bool,
+    /// The last request head sent, when it was to be kept.
+    sent: Option<Box<SentHead>>,
 }
 
 impl H1Conn {
@@ -701,7 +711,14 @@ impl H1Conn {
             open: true,
             early: None,
             upgrade: false,
+            sent: None,
         }
+    }
+
+    /// The last request head sent, when [`RequestHead::keep_sent`] asked
+    /// for it.
+    pub(crate) fn take_sent(&mut self) -> Option<Box<SentHead>> {
+        self.sent.take()
     }
 
     /// Whether it is driven by blocking calls (and so by no runtime).
@@ -913,6 +930,7 @@ impl H1Conn {
             chunked: false,
             has_length: false,
             upgrade: false,
+            keep: false,
         }
     }
 
@@ -967,6 +985,7 @@ impl H1Conn {
             }
         }
         codec::end_head(&mut self.out);
+        self.sent = head.keep.then(|| Box::new(SentHead::from_h1(&self.out)));
         // A connection is only reused with nothing left unread.
         self.start = 0;
         self.end = 0;

@@ -97,6 +97,7 @@ pub mod redirect;
 mod request;
 mod response;
 mod route;
+mod sent;
 mod tls;
 
 pub mod blocking;
@@ -111,6 +112,7 @@ pub use crate::proxy::{IntoProxyUrl, Proxy};
 pub use crate::request::{Request, RequestBuilder};
 pub use crate::response::{Response, Timings};
 pub use crate::route::{Route, RouteKind};
+pub use crate::sent::SentHead;
 pub use crate::tls::{Certificate, Identity, TlsVersion};
 pub use ferry_proto::{Credentials, ProxyScheme, ProxyUrl};
 pub use http::{header, HeaderMap, Method, StatusCode, Version};

@@ -24,6 +24,7 @@ use crate::head::{Fields, ResponseHead};
 use crate::pool::{Conn, Pool, Sender};
 use crate::request::Request;
 use crate::route::{PoolKey, Route};
+use crate::sent::SentHead;
 
 /// How long each phase of a request took. Connection phases are `None` when
 /// the connection was reused (or the phase did not happen on this route).
@@ -54,6 +55,8 @@ pub(crate) struct Meta {
     pub(crate) auth_rounds: Vec<AuthRound>,
     pub(crate) conn: Arc<ConnInfo>,
     pub(crate) first_byte: Duration,
+    /// The request head as sent, when the client keeps them.
+    pub(crate) sent_head: Option<Box<SentHead>>,
 }
 
 /// An HTTP response. The body is read whole with [`bytes`](Response::bytes),
@@ -218,8 +221,16 @@ impl Response {
             .map(|x| x.status())
     }
 
+    /// The request head as ferry sent it for this response (the last
+    /// round's, after authentication rounds or redirects), when
+    /// [`ClientBuilder::keep_sent_heads`](crate::ClientBuilder::keep_sent_heads)
+    /// is on: fields in the order and case sent, credentials replaced.
+    pub fn sent_head(&self) -> Option<&SentHead> {
+        self.inner.meta.sent_head.as_deref()
+    }
+
     /// The `CONNECT` exchange that opened this response's tunnel (credentials
-    /// shown as `***`), for tunnelled requests.
+    /// shown as `Basic ***`), for tunnelled requests.
     pub fn tunnel_exchange(&self) -> Option<&TunnelExchange> {
         self.inner.meta.conn.tunnel_exchange.as_ref()
     }

@@ -69,7 +69,7 @@ async fn matrix_of_routes() {
                     let x = resp.tunnel_exchange().unwrap();
                     assert!(x.request_head().starts_with("CONNECT localhost:"), "{case}");
                     assert_eq!(
-                        x.request_head().contains("Proxy-Authorization: ***"),
+                        x.request_head().contains("Proxy-Authorization: Basic ***"),
                         auth,
                         "{case}"
                     );

@@ -427,6 +427,11 @@ impl Response {
     pub fn tunnel_exchange(&self) -> Option<&crate::TunnelExchange> {
         self.inner.tunnel_exchange()
     }
+    /// The request head as sent, when the client keeps them
+    /// ([`ClientBuilder::keep_sent_heads`](crate::ClientBuilder::keep_sent_heads)).
+    pub fn sent_head(&self) -> Option<&crate::SentHead> {
+        self.inner.sent_head()
+    }
     /// The authentication challenges answered to get this response, in
     /// order (see [`crate::Response::auth_rounds`]).
     pub fn auth_rounds(&self) -> &[crate::auth::AuthRound] {

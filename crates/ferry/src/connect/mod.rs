@@ -32,6 +32,7 @@ use crate::auth::{AuthRound, AuthSession, AuthSettings};
 use crate::error::{Error, Kind, Stage, TimeoutPhase};
 use crate::h1::Deadline;
 use crate::route::{HopLabel, PoolKey, Target};
+use crate::sent::SentHead;
 use crate::tls::server_name;
 
 /// The timeouts of connection setup, per phase.
@@ -88,6 +89,8 @@ pub(crate) struct ConnInfo {
     pub(crate) sniff: Option<SniffRecord>,
     /// The step under way, for a timeout to say where it fired.
     waiting: Option<Waypoint>,
+    /// The last `CONNECT` head written, for an error that follows it.
+    connect_sent: Option<SentHead>,
 }
 
 /// A step of connection setup: what it waits for, at which hop (an index
@@ -137,6 +140,8 @@ impl Connector {
             PoolKey::Forward(hops) | PoolKey::Tunnel(hops, _, _) => &hops[..],
         };
         let mut sessions: Sessions = hops.iter().map(|_| None).collect();
+        // Connections opened (to the first hop), over every reconnection.
+        let mut connects = 0;
         // Each reconnection answers one more challenge, and sessions give up
         // after MAX_ROUNDS of them: this loop ends.
         for _ in 0..=crate::auth::MAX_ROUNDS {
@@ -147,6 +152,16 @@ impl Connector {
                 Some(d) => tokio::time::timeout_at(d.at.into(), build)
                     .await
                     .unwrap_or_else(|_| Err(Error::timeout(TimeoutPhase::Total, d.total).into())),
+            };
+            connects += u32::from(info.peer.is_some());
+            // What an error says of the way to it: the connections made and
+            // the CONNECT sent, if any.
+            let told = |e: Error, info: &mut ConnInfo| {
+                let e = e.with_connects(connects);
+                match info.connect_sent.take() {
+                    Some(head) => e.with_sent(head),
+                    None => e,
+                }
             };
             match built {
                 Ok((io, h2)) => {
@@ -159,9 +174,10 @@ impl Connector {
                     return Ok(Established { io, h2, info });
                 }
                 Err(Fail::Error(e)) if e.is_timeout() => {
-                    return Err(timed_out(e, key, info.waiting));
+                    let e = timed_out(e, key, info.waiting);
+                    return Err(told(e, &mut info));
                 }
-                Err(Fail::Error(e)) => return Err(e),
+                Err(Fail::Error(e)) => return Err(told(e, &mut info)),
                 Err(Fail::Reconnect) => {
                     tracing::debug!("the proxy closed the connection after a 407; reconnecting")
                 }
@@ -170,7 +186,8 @@ impl Connector {
         Err(Error::new(
             Kind::ProxyAuth,
             "the proxy kept closing the connection during authentication",
-        ))
+        )
+        .with_connects(connects))
     }
 
     async fn build(
@@ -347,7 +364,8 @@ impl Connector {
             let headers = self.connect_headers(proxy_auth);
             let session =
                 sessions[i].get_or_insert_with(|| AuthSession::for_proxy(&self.auth, proxy));
-            let setup = tunnel::establish(io, proxy, &authority, &headers, session);
+            let sent = &mut info.connect_sent;
+            let setup = tunnel::establish(io, proxy, &authority, &headers, session, sent);
             let outcome = with_timeout(self.timeouts.tunnel, TimeoutPhase::Tunnel, setup)
                 .await
                 .and_then(|r| r)

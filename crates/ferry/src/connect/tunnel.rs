@@ -19,6 +19,7 @@ use super::io::{
 };
 use crate::auth::{AuthSession, GiveUp};
 use crate::error::{escape_peer_text, Error, Kind, ProxyResponse};
+use crate::sent::SentHead;
 
 /// The most of a refusal's body kept for the error, and about the most
 /// read: past it the connection is not reused.
@@ -27,19 +28,26 @@ const ERROR_BODY_CAP: usize = 64 * 1024;
 const ERROR_BODY_WAIT: Duration = Duration::from_secs(5);
 
 /// The `CONNECT` exchange that opened a tunnel, for display (`ferry -v`):
-/// the request head with `Proxy-Authorization` shown as `***`, and the
-/// proxy's answer head.
+/// the request head as sent (credentials as `Basic ***`), and the proxy's
+/// answer head.
 #[derive(Clone, Debug)]
 pub struct TunnelExchange {
-    request: String,
+    request: SentHead,
+    request_text: String,
     response: String,
     status: u16,
 }
 
 impl TunnelExchange {
-    /// The request head as sent, credentials replaced by `***`.
-    pub fn request_head(&self) -> &str {
+    /// The request as sent, credentials replaced.
+    pub fn request(&self) -> &SentHead {
         &self.request
+    }
+
+    /// The request head as sent, as text (lines ending in CRLF),
+    /// credentials replaced.
+    pub fn request_head(&self) -> &str {
+        &self.request_text
     }
 
     /// The proxy's answer head (status line and headers).
@@ -51,19 +59,6 @@ impl TunnelExchange {
     pub fn status(&self) -> u16 {
         self.status
     }
-}
-
-fn shown_request(authority: &str, headers: &[(&str, &str)]) -> String {
-    let mut out = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
-    for (name, value) in headers {
-        let value = if name.eq_ignore_ascii_case("Proxy-Authorization") {
-            "***"
-        } else {
-            value
-        };
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
-    out
 }
 
 fn shown_response(head: &ResponseHead) -> String {
@@ -91,12 +86,17 @@ pub(crate) enum Outcome {
 /// on the same connection while the proxy keeps it open. On any 2xx,
 /// returns the tunnel (with the bytes the proxy sent past its head put back
 /// in front); otherwise a typed error with the proxy's answer.
+///
+/// `sent` is the last `CONNECT` head written, for the errors that follow
+/// it (set before the write, so that it is there even when the caller's
+/// time limit drops this future).
 pub(crate) async fn establish(
     mut io: BoxIo,
     proxy: &ProxyUrl,
     authority: &str,
     headers: &[(HeaderName, HeaderValue)],
     auth: &mut AuthSession,
+    sent: &mut Option<SentHead>,
 ) -> Result<Outcome, Error> {
     // Header names go out in the conventional case (`Proxy-Authorization`):
     // names are case-insensitive, but some old proxies and many log readers
@@ -131,6 +131,7 @@ pub(crate) async fn establish(
         }
         let request = encode_request(authority, &pairs)
             .map_err(|e| Error::builder(e.to_string()).with_source(e))?;
+        *sent = Some(SentHead::from_h1(&request));
         io.write_all(&request)
             .await
             .map_err(|e| io_error(e, "sending CONNECT"))?;
@@ -159,15 +160,18 @@ pub(crate) async fn establish(
             } else {
                 Box::new(Prefixed::new(rest, io))
             };
+            let request = sent.clone().expect("set when the request was written");
             let exchange = TunnelExchange {
-                request: shown_request(authority, &pairs),
+                request_text: request.to_string(),
+                request,
                 response: shown_response(&head),
                 status: head.status(),
             };
             return Ok(Outcome::Open(io, exchange));
         }
         let (body, truncated, reusable) = read_error_body(&mut io, &head, rest, &mut buf).await;
-        let response = proxy_response(&head, body, truncated);
+        let mut response = proxy_response(&head, body, truncated);
+        response.answered_connect = true;
         let status = head.status();
         if status == 400 && says_plain_http_to_tls(&response.body) {
             let message = "the proxy answered CONNECT: 400, plain HTTP sent to its TLS port";
@@ -262,6 +266,7 @@ fn proxy_response(head: &ResponseHead, body: Bytes, truncated: bool) -> ProxyRes
         headers,
         body,
         truncated,
+        answered_connect: false,
     }
 }
 
@@ -355,6 +360,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: Bytes::from_static(b"\x1b[2J"),
             truncated: false,
+            answered_connect: true,
         };
         let shown = refusal(response.clone(), "example.test:443").to_string();
         assert!(
