@@ -20,7 +20,7 @@ use crate::http1::{
     ResponseHead,
 };
 use crate::proxy_auth::{self, AuthSettings, NtlmConn, ProxyAuth, Verdict};
-use crate::server::{base_url, bind_loopback, close_gracefully, Running};
+use crate::server::{base_url, bind_loopback_port, close_gracefully, Running};
 
 /// The answer to a CONNECT that succeeded.
 const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
@@ -135,6 +135,7 @@ impl ProxySeen {
 pub struct LabProxyBuilder {
     tls: bool,
     ipv6: bool,
+    port: u16,
     auth: AuthSettings,
     ca: Option<Arc<TestCa>>,
     fault: Fault,
@@ -158,6 +159,7 @@ impl Default for LabProxyBuilder {
         LabProxyBuilder {
             tls: false,
             ipv6: false,
+            port: 0,
             auth: AuthSettings::default(),
             ca: None,
             fault: Fault::None,
@@ -177,6 +179,13 @@ impl LabProxyBuilder {
     /// Listen on `[::1]` instead of 127.0.0.1.
     pub fn ipv6(mut self, on: bool) -> Self {
         self.ipv6 = on;
+        self
+    }
+
+    /// Listen on this port (default 0: any free one), for example to stand
+    /// in for a proxy that restarts: a new proxy on the port of one dropped.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
         self
     }
 
@@ -312,7 +321,7 @@ impl LabProxyBuilder {
 
     /// Binds and starts serving on the current tokio runtime.
     pub async fn try_start(self) -> io::Result<LabProxy> {
-        let listener = bind_loopback(self.ipv6).await?;
+        let listener = bind_loopback_port(self.ipv6, self.port).await?;
         let addr = listener.local_addr()?;
         let ca = self.ca.unwrap_or_else(TestCa::shared);
         let acceptor = self

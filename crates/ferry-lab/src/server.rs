@@ -13,10 +13,15 @@ use tokio::task::JoinHandle;
 
 /// Binds an ephemeral loopback port.
 pub(crate) async fn bind_loopback(ipv6: bool) -> io::Result<TcpListener> {
+    bind_loopback_port(ipv6, 0).await
+}
+
+/// [`bind_loopback`] on a given port (0: any free one).
+pub(crate) async fn bind_loopback_port(ipv6: bool, port: u16) -> io::Result<TcpListener> {
     let addr: SocketAddr = if ipv6 {
-        (Ipv6Addr::LOCALHOST, 0).into()
+        (Ipv6Addr::LOCALHOST, port).into()
     } else {
-        (Ipv4Addr::LOCALHOST, 0).into()
+        (Ipv4Addr::LOCALHOST, port).into()
     };
     TcpListener::bind(addr).await
 }

@@ -780,9 +780,15 @@ impl Client {
                         Box::pin(self.end_round(source, conn, keep, deadline)).await;
                     let status = head.status;
                     let proxy_error = |proxy: &ProxyUrl, give_up| {
+                        // The reason phrase as the proxy sent it (escaped
+                        // where it is shown).
+                        let reason = match head.headers.reason() {
+                            Some(r) => String::from_utf8_lossy(r).into_owned(),
+                            None => status.canonical_reason().unwrap_or("").to_owned(),
+                        };
                         let response = ProxyResponse {
                             status,
-                            reason: status.canonical_reason().unwrap_or("").to_owned(),
+                            reason,
                             headers: head.headers.into_map(),
                             body,
                             truncated: !complete,

@@ -535,3 +535,37 @@ async fn a_connect_407_body_past_the_cap_is_not_read_to_its_end() {
     assert_eq!(digest_answers(&conns[0], "proxy-authorization"), [false]);
     assert_eq!(digest_answers(&conns[1], "proxy-authorization"), [true]);
 }
+
+/// A 407 that ends a forwarded request keeps the reason phrase the proxy
+/// sent, as a refused CONNECT does (not the standard one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_407_keeps_the_proxys_reason_phrase() {
+    let origin = Origin::start().await;
+    for connect in [false, true] {
+        let proxy = LabProxy::builder()
+            .fault(ferry_lab::Fault::Reply {
+                status: 407,
+                reason: "Sign In First".into(),
+                headers: vec![("Proxy-Authenticate".into(), "Basic realm=\"x\"".into())],
+                body: b"who are you?".to_vec(),
+            })
+            .start()
+            .await;
+        let client = builder(origin.ca())
+            .proxy(Proxy::all(proxy.url()).unwrap())
+            .build()
+            .unwrap();
+        let url = if connect {
+            origin.https_url("/")
+        } else {
+            origin.http_url("/")
+        };
+        let e = client.get(&url).send().await.unwrap_err();
+        assert_eq!(e.kind(), Kind::ProxyAuth, "{e}");
+        let answer = e.proxy_response().unwrap();
+        assert_eq!(answer.reason(), "Sign In First", "connect={connect}");
+        assert_eq!(answer.answered_connect(), connect);
+        assert_eq!(&answer.body()[..], b"who are you?");
+        assert!(e.to_string().contains("407 Sign In First"), "{e}");
+    }
+}
