@@ -17,7 +17,10 @@ use http::{Method, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use url::Url;
 
-use crate::auth::{AuthRound, AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
+use crate::auth::{
+    AuthRound, AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp, CHALLENGE_BODY_CAP,
+    CHALLENGE_BODY_WAIT,
+};
 use crate::body::Body;
 use crate::builder::ClientBuilder;
 use crate::connect::io::{
@@ -1197,11 +1200,6 @@ pub(crate) struct Resolved {
     authority: String,
     host_header: HeaderValue,
 }
-
-/// The most of a 401/407 body read: past it the connection is given up.
-const CHALLENGE_BODY_CAP: usize = 64 * 1024;
-/// How long a 401/407 body may take to arrive, from its head.
-const CHALLENGE_BODY_WAIT: Duration = Duration::from_secs(1);
 
 /// Reads a 401/407 body to its end so that the connection can carry the
 /// next round, if it is short and comes at once: at most

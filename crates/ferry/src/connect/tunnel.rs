@@ -17,15 +17,15 @@ use super::io::{
     looks_like_socks, says_plain_http_to_tls, silent_proxy_hint, socks_hint, tls_proxy_hint, BoxIo,
     Prefixed,
 };
-use crate::auth::{AuthSession, GiveUp};
+use crate::auth::{AuthSession, GiveUp, CHALLENGE_BODY_CAP, CHALLENGE_BODY_WAIT};
 use crate::error::{escape_peer_text, Error, Kind, ProxyResponse};
 use crate::sent::SentHead;
 
-/// The most of a refusal's body kept for the error, and about the most
-/// read: past it the connection is not reused.
-const ERROR_BODY_CAP: usize = 64 * 1024;
-/// How long to wait for the rest of a refusal's body once its head is in.
-const ERROR_BODY_WAIT: Duration = Duration::from_secs(5);
+/// How long to wait for the rest of a final refusal's body (a 403, a 502)
+/// once its head is in: it goes into the error, for the user to read. A
+/// 407's, which is only read to reuse the connection, gets
+/// [`CHALLENGE_BODY_WAIT`], as on forwarded requests.
+const REFUSAL_BODY_WAIT: Duration = Duration::from_secs(5);
 
 /// The `CONNECT` exchange that opened a tunnel, for display (`ferry -v`):
 /// the request head as sent (credentials as `Basic ***`), and the proxy's
@@ -206,7 +206,7 @@ pub(crate) async fn establish(
 }
 
 /// Reads what the proxy sent with its refusal, as far as it comes within a
-/// short wait and [`ERROR_BODY_CAP`] (a 407's next round goes on a new
+/// short wait and [`CHALLENGE_BODY_CAP`] (a 407's next round goes on a new
 /// connection past either); a refusal is reported even when its body is
 /// broken. Also says whether the connection can carry another request.
 async fn read_error_body(
@@ -215,7 +215,7 @@ async fn read_error_body(
     rest: Vec<u8>,
     buf: &mut [u8],
 ) -> (Bytes, bool, bool) {
-    let Ok(mut reader) = BodyReader::new(head, ERROR_BODY_CAP) else {
+    let Ok(mut reader) = BodyReader::new(head, CHALLENGE_BODY_CAP) else {
         return (Bytes::new(), false, false);
     };
     let mut seen = rest.len();
@@ -230,7 +230,7 @@ async fn read_error_body(
                     rest,
                 }) => return Some((Bytes::from(body), truncated, reusable && rest.is_empty())),
                 // (The cap on what is read counts chunk framing too.)
-                Ok(Progress::Incomplete) if seen > ERROR_BODY_CAP => return None,
+                Ok(Progress::Incomplete) if seen > CHALLENGE_BODY_CAP => return None,
                 Ok(Progress::Incomplete) => {}
                 Err(_) => return Some((Bytes::new(), false, false)),
             }
@@ -243,7 +243,11 @@ async fn read_error_body(
             };
         }
     };
-    match tokio::time::timeout(ERROR_BODY_WAIT, read).await {
+    let wait = match head.status() {
+        401 | 407 => CHALLENGE_BODY_WAIT,
+        _ => REFUSAL_BODY_WAIT,
+    };
+    match tokio::time::timeout(wait, read).await {
         Ok(Some(done)) => done,
         // Cut short: what was kept, and the connection left.
         Ok(None) | Err(_) => (Bytes::copy_from_slice(reader.kept()), true, false),
