@@ -228,3 +228,21 @@ fn dash_i_says_when_the_body_was_decoded() {
     let out = run(ferry().args(["-i", "-s", &url]));
     assert_eq!(outcome(&out).2, "");
 }
+
+/// A head that is not HTTP is quoted in the error escaped once: `\x1b`,
+/// not `\\x1b` (the quote was once escaped a second time as a Rust string).
+#[test]
+fn a_broken_head_is_quoted_escaped_once() {
+    let addr = raw_server(format!("HTTP/1.1 2{CSI}00 OK\r\n\r\n").into_bytes());
+    let out = run(ferry().args([&format!("http://{addr}/")]));
+    let (code, _, stderr) = outcome(&out);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(&format!("starting \"HTTP/1.1 2{CSI_SHOWN}00 OK")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("\\\\x1b") && !stderr.contains(CSI),
+        "{stderr}"
+    );
+}

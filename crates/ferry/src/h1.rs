@@ -1326,8 +1326,9 @@ impl H1Conn {
                 self.open = false;
                 let first = &input[..input.len().min(32)];
                 return Err(Failure::Protocol(format!(
-                    "invalid HTTP/1.1 response ({e}), starting {:?}",
-                    first.escape_ascii().to_string()
+                    // Escaped once, in quotes (escape_ascii escapes `"`).
+                    "invalid HTTP/1.1 response ({e}), starting \"{}\"",
+                    first.escape_ascii()
                 )));
             }
         };
@@ -1369,9 +1370,9 @@ impl H1Conn {
             let span = Span::of(input, name, field.value).ok_or_else(|| {
                 let shown = &name[..name.len().min(64)];
                 Failure::Protocol(format!(
-                    "header name too long ({} bytes), starting {:?}",
+                    "header name too long ({} bytes), starting \"{}\"",
                     name.len(),
-                    shown.escape_ascii().to_string()
+                    shown.escape_ascii()
                 ))
             })?;
             if folded {
