@@ -626,11 +626,8 @@ impl Client {
                                     continue;
                                 }
                                 let mut told = |e: Error| {
-                                    let e = e.with_connects(u32::from(!reused));
-                                    match sent_head.take() {
-                                        Some(head) => e.with_sent(*head),
-                                        None => e,
-                                    }
+                                    e.with_connects(u32::from(!reused))
+                                        .with_sent(sent_head.take().map(|h| *h))
                                 };
                                 if let Failure::Timeout(phase, d) = failure {
                                     return Err(told(
@@ -692,10 +689,7 @@ impl Client {
                                 };
                                 let e = request_error(error, &route, &conn, url, heard)
                                     .with_connects(u32::from(!reused));
-                                return Err(match sent_head.take() {
-                                    Some(head) => e.with_sent(*head),
-                                    None => e,
-                                });
+                                return Err(e.with_sent(sent_head.take().map(|h| *h)));
                             }
                         }
                     }
@@ -801,10 +795,7 @@ impl Client {
                             .with_url(url)
                             .with_hop(HopLabel::of(proxy))
                             .with_connects(u32::from(!reused));
-                        match sent_head.take() {
-                            Some(head) => e.with_sent(*head),
-                            None => e,
-                        }
+                        e.with_sent(sent_head.take().map(|h| *h))
                     };
                     let (session, peer) = match (round, answered) {
                         (Round::Refused(proxy), _) => {

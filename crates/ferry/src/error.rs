@@ -237,9 +237,9 @@ impl Error {
     }
 
     /// A request head sent on the way to this error (after those already
-    /// kept).
-    pub(crate) fn with_sent(mut self, head: SentHead) -> Error {
-        self.inner.sent.push(head);
+    /// kept), if there was one.
+    pub(crate) fn with_sent(mut self, head: Option<SentHead>) -> Error {
+        self.inner.sent.extend(head);
         self
     }
 

@@ -157,11 +157,8 @@ impl Connector {
             // What an error says of the way to it: the connections made and
             // the CONNECT sent, if any.
             let told = |e: Error, info: &mut ConnInfo| {
-                let e = e.with_connects(connects);
-                match info.connect_sent.take() {
-                    Some(head) => e.with_sent(head),
-                    None => e,
-                }
+                e.with_connects(connects)
+                    .with_sent(info.connect_sent.take())
             };
             match built {
                 Ok((io, h2)) => {
