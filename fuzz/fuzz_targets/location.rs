@@ -1,8 +1,11 @@
 //! A redirect's `Location`, resolved as the client resolves it: the field
 //! must be visible text, then it is joined to the request's URL. Never
-//! panics; a resolved URL is one that parses back to itself, has no
-//! control characters in it, and (for an `http(s)` result) has a host and
-//! no spaces.
+//! panics; a resolved URL has no control characters in it, and an
+//! `http(s)` result (the only kind ferry follows: other schemes are refused,
+//! see `redirects_to_other_schemes_are_refused`) parses back to itself, has
+//! a host and no spaces. Other schemes are not held to the round trip: the
+//! url crate's `file:` host and path rules do not always survive a re-parse
+//! (`file://..*/////\\l:` did not), and such a URL is never sent.
 #![no_main]
 
 use ferry::header::HeaderValue;
@@ -36,8 +39,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // Whatever the scheme, nothing that would end a request line or a
     // header; spaces only in opaque paths (`i: /`), never in an HTTP URL.
     assert!(!shown.bytes().any(|b| b.is_ascii_control()), "{shown:?}");
-    assert_eq!(Url::parse(shown).as_ref(), Ok(&next), "{shown:?}");
     if matches!(next.scheme(), "http" | "https") {
+        assert_eq!(Url::parse(shown).as_ref(), Ok(&next), "{shown:?}");
         assert!(!shown.contains(' '), "{shown:?}");
         assert!(next.host_str().is_some_and(|h| !h.is_empty()), "{shown:?}");
     }
