@@ -4,7 +4,7 @@
 //! input was split.
 #![no_main]
 
-use ferry_proto::h1::{response_framing, BodyDecoder, Framing};
+use ferry_proto::h1::{response_framing, BodyDecoder, Framing, ResponseTo};
 
 fn decode(framing: Framing, input: &[u8], cut: usize) -> (Vec<u8>, String) {
     let mut decoder = BodyDecoder::new(framing);
@@ -54,8 +54,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let status = [200u16, 204, 304, 101, 407][usize::from(*selector / 3) % 5];
     let head_request = selector & 0x80 != 0;
-    let Ok((framing, _reusable)) = response_framing(head_request, status, 1, [(name, value)])
-    else {
+    let Ok((framing, _reusable)) = response_framing(
+        ResponseTo::method(if head_request { "HEAD" } else { "GET" }),
+        status,
+        1,
+        [(name, value)],
+    ) else {
         return;
     };
     let cut = usize::from(*at) * input.len() / 255;

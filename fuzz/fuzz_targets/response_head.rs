@@ -6,7 +6,7 @@
 //! field names.
 #![no_main]
 
-use ferry_proto::h1::response_framing;
+use ferry_proto::h1::{response_framing, ResponseTo};
 
 const MAX_HEADERS: usize = 100;
 
@@ -34,14 +34,19 @@ fn parse(input: &[u8], head_request: bool) -> Option<(String, usize)> {
                 .iter()
                 .map(|h| (h.name.as_bytes(), h.value))
         };
-        let framing = response_framing(head_request, code, minor, fields());
+        let framing = response_framing(
+            ResponseTo::method(if head_request { "HEAD" } else { "GET" }),
+            code,
+            minor,
+            fields(),
+        );
         let lower: Vec<(Vec<u8>, &[u8])> =
             fields().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
         let upper: Vec<(Vec<u8>, &[u8])> =
             fields().map(|(n, v)| (n.to_ascii_uppercase(), v)).collect();
         for other in [lower, upper] {
             let again = response_framing(
-                head_request,
+                ResponseTo::method(if head_request { "HEAD" } else { "GET" }),
                 code,
                 minor,
                 other.iter().map(|(n, v)| (n.as_slice(), *v)),

@@ -15,7 +15,11 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::h1::{BodyDecoder, BodyError, Framing};
+use crate::h1::preview;
+use crate::h1::{
+    parse_response_head, BodyDecoder, BodyError, Framing, HeadError, HeadParse, ParsedHead,
+    ResponseTo, MAX_HEADERS,
+};
 
 /// Default limit on the size of a response head, in bytes.
 pub const DEFAULT_MAX_HEAD: usize = 64 * 1024;
@@ -23,9 +27,6 @@ pub const DEFAULT_MAX_HEAD: usize = 64 * 1024;
 /// Longest chunk-size line and longest trailer section a [`BodyReader`]
 /// accepts: both are metadata that a sane proxy keeps tiny.
 const MAX_CHUNK_META: usize = 64 * 1024;
-
-/// How many bytes of a non-HTTP answer are quoted in the error.
-const PREVIEW_LEN: usize = 32;
 
 /// Until this many bytes of a head have arrived, every push re-runs the
 /// parser so that an answer that is not HTTP at all fails at once instead of
@@ -66,6 +67,11 @@ pub enum ConnectErrorKind {
     /// The answer is not an HTTP/1.x response head; holds the escaped start
     /// of what the proxy sent. The parser's reason is the error's `source()`.
     Malformed(String),
+    /// The response head has more fields than the limit.
+    TooManyFields {
+        /// The most fields a head may have.
+        limit: usize,
+    },
     /// The proxy closed the connection before sending a single byte.
     ClosedBeforeResponse,
     /// The proxy closed the connection in the middle of the response head.
@@ -124,6 +130,9 @@ impl fmt::Display for ConnectError {
                 f,
                 "the proxy's answer is not an HTTP/1.x response (it starts with \"{start}\")"
             ),
+            ConnectErrorKind::TooManyFields { limit } => {
+                write!(f, "the proxy's response head has more than {limit} fields")
+            }
             ConnectErrorKind::ClosedBeforeResponse => {
                 f.write_str("the proxy closed the connection without answering")
             }
@@ -294,6 +303,9 @@ pub struct ResponseHead {
     status: u16,
     reason: String,
     headers: Vec<(String, Vec<u8>)>,
+    /// How the body is framed and whether the connection stays open
+    /// after it, as [`response_framing`](crate::h1::response_framing) says.
+    framing: Result<(Framing, bool), BodyError>,
     len: usize,
 }
 
@@ -353,72 +365,28 @@ impl ResponseHead {
 
     /// True for a 1xx other than `101`, which the parser skips.
     pub fn is_interim(&self) -> bool {
-        is_interim(self.status)
+        crate::h1::is_interim(self.status)
     }
 
-    /// The `Content-Length`, if present. Several equal values (in one field
-    /// or repeated fields) count as one; differing or non-numeric values are
-    /// an error because they make the body's end ambiguous.
-    pub fn content_length(&self) -> Result<Option<u64>, ConnectError> {
-        let mut found: Option<u64> = None;
-        for value in self.headers_all("content-length") {
-            for item in value.split(|&b| b == b',') {
-                let item = item.trim_ascii();
-                let n =
-                    (!item.is_empty() && item.len() <= 20 && item.iter().all(u8::is_ascii_digit))
-                        .then(|| std::str::from_utf8(item).ok()?.parse::<u64>().ok())
-                        .flatten()
-                        .ok_or_else(|| ConnectError::malformed_body("invalid Content-Length"))?;
-                if found.is_some_and(|f| f != n) {
-                    return Err(ConnectError::malformed_body(
-                        "conflicting Content-Length values",
-                    ));
-                }
-                found = Some(n);
-            }
+    /// How the body is delimited, as
+    /// [`response_framing`](crate::h1::response_framing) reads the head for
+    /// a `CONNECT`: any 2xx opens the tunnel and has none. Fails on an
+    /// invalid or ambiguous `Content-Length`, or chunked applied twice.
+    pub fn framing(&self) -> Result<Framing, ConnectError> {
+        match &self.framing {
+            Ok((framing, _)) => Ok(*framing),
+            Err(e) => Err(body_error(e.clone())),
         }
-        Ok(found)
-    }
-
-    /// True when `chunked` is the last transfer coding.
-    pub fn is_chunked(&self) -> bool {
-        self.tokens("transfer-encoding")
-            .last()
-            .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
     }
 
     /// Whether the proxy intends to keep the connection open after this
-    /// response, judged from the version and `Connection` (and the legacy
-    /// `Proxy-Connection`, which some proxies still send). Body framing can
-    /// still rule reuse out; see [`BodyReader`].
+    /// response, judged from the version, `Connection` and the legacy
+    /// `Proxy-Connection` (see [`response_framing`](crate::h1::response_framing)),
+    /// and whether the body's end can be known. Never after a 2xx: the
+    /// connection is then the tunnel.
     pub fn keep_alive(&self) -> bool {
-        let has = |token: &[u8]| {
-            self.tokens("connection")
-                .chain(self.tokens("proxy-connection"))
-                .any(|t| t.eq_ignore_ascii_case(token))
-        };
-        if has(b"close") {
-            return false;
-        }
-        match self.version {
-            Version::Http11 => true,
-            Version::Http10 => has(b"keep-alive"),
-        }
+        matches!(self.framing, Ok((_, true)))
     }
-
-    /// The comma-separated tokens of every `name` field, trimmed.
-    fn tokens<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers_all(name)
-            .flat_map(|v| v.split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .filter(|t| !t.is_empty())
-    }
-}
-
-fn is_interim(status: u16) -> bool {
-    // 101 ends the HTTP exchange rather than preceding a final answer, so it
-    // is reported (as a refusal) instead of skipped.
-    (100..200).contains(&status) && status != 101
 }
 
 /// Replaces each obsolete line fold, with the blanks around it, by one space.
@@ -427,12 +395,6 @@ fn unfold(value: &[u8]) -> Vec<u8> {
     let len = crate::h1::unfold_in_place(&mut out);
     out.truncate(len);
     out
-}
-
-fn preview(bytes: &[u8]) -> String {
-    bytes[..bytes.len().min(PREVIEW_LEN)]
-        .escape_ascii()
-        .to_string()
 }
 
 // ---------------------------------------------------------------------------
@@ -481,7 +443,6 @@ pub struct HeadParser {
     content: Option<usize>,
     /// The current head's status line is known to be valid.
     line_checked: bool,
-    header_capacity: usize,
     interim: Vec<ResponseHead>,
     state: HeadState,
 }
@@ -503,7 +464,6 @@ impl HeadParser {
             scanned: 0,
             content: None,
             line_checked: false,
-            header_capacity: 32,
             interim: Vec::new(),
             state: HeadState::Reading,
         }
@@ -611,8 +571,14 @@ impl HeadParser {
             if self.buf.len() - start > budget {
                 // Parse the whole window once more so that garbage is reported
                 // as such however the bytes were chunked.
+                // (A head too large for its fields is reported as too large.)
                 if parse_end != Some(end) && self.content.is_some() {
-                    self.parse(start, end)?;
+                    match self.parse(start, end) {
+                        Err(e) if !matches!(e.kind(), ConnectErrorKind::TooManyFields { .. }) => {
+                            return Err(e)
+                        }
+                        _ => {}
+                    }
                 }
                 return Err(ConnectError::new(ConnectErrorKind::HeadTooLarge {
                     limit: self.max_head_len,
@@ -652,32 +618,30 @@ impl HeadParser {
         (parse_end > 0).then_some(parse_end)
     }
 
-    /// Runs `httparse` on `buf[start..end]`: `Some` once a head is complete.
+    /// Parses `buf[start..end]` ([`parse_response_head`], the one parser
+    /// of response heads): `Some` once a head is complete.
     fn parse(&mut self, start: usize, end: usize) -> Result<Option<ResponseHead>, ConnectError> {
         let window = &self.buf[start..end];
-        let mut config = httparse::ParserConfig::default();
-        config
-            .allow_obsolete_multiline_headers_in_responses(true)
-            .allow_spaces_after_header_name_in_responses(true);
-        loop {
-            let mut headers = vec![httparse::EMPTY_HEADER; self.header_capacity];
-            let mut resp = httparse::Response::new(&mut headers);
-            match config.parse_response(&mut resp, window) {
-                Ok(httparse::Status::Complete(len)) => {
-                    return Ok(Some(build_head(&resp, window, len)));
-                }
-                Ok(httparse::Status::Partial) => return Ok(None),
-                Err(httparse::Error::TooManyHeaders) if self.header_capacity < window.len() => {
-                    self.header_capacity *= 2;
-                }
-                Err(e) => {
-                    let c = self.content.unwrap_or(start);
-                    return Err(ConnectError::with_source(
-                        ConnectErrorKind::Malformed(preview(&self.buf[c..end])),
-                        e,
-                    ));
-                }
+        match parse_response_head(window, ResponseTo::connect(), build_head) {
+            Ok(HeadParse::Partial) => Ok(None),
+            Ok(HeadParse::Interim { len, value } | HeadParse::Final { len, value }) => {
+                Ok(Some(ResponseHead { len, ..value }))
             }
+            Err(HeadError::Malformed { source, .. }) => {
+                let c = self.content.unwrap_or(start);
+                Err(ConnectError::with_source(
+                    ConnectErrorKind::Malformed(preview(&self.buf[c..end])),
+                    source,
+                ))
+            }
+            Err(HeadError::TooManyFields) => {
+                Err(ConnectError::new(ConnectErrorKind::TooManyFields {
+                    limit: MAX_HEADERS,
+                }))
+            }
+            // Not made for a CONNECT: no 101 is unasked-for, and the framing
+            // is read by the body reader.
+            Err(e) => Err(ConnectError::malformed_body(&e.to_string())),
         }
     }
 }
@@ -689,40 +653,23 @@ fn ends_head(buf: &[u8], content: usize, i: usize) -> bool {
         || (i > content + 1 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n')
 }
 
-fn build_head(resp: &httparse::Response<'_, '_>, window: &[u8], len: usize) -> ResponseHead {
-    let version = if resp.version == Some(0) {
+fn build_head(head: &ParsedHead<'_, '_>) -> Result<ResponseHead, HeadError> {
+    let version = if head.minor() == 0 {
         Version::Http10
     } else {
         Version::Http11
     };
-    let mut reason = resp.reason.unwrap_or_default().to_owned();
-    if reason.is_empty() {
-        // httparse drops a reason phrase holding non-ASCII bytes; keep it
-        // (lossily) since it is the proxy's explanation for the user.
-        let head = &window[..len];
-        let line_start = head
-            .iter()
-            .position(|b| !matches!(b, b'\r' | b'\n'))
-            .unwrap_or(0);
-        let line = &head[line_start..];
-        let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // "HTTP/1.1 407 " is 13 bytes; httparse has validated that prefix.
-        if line.len() > 13 {
-            reason = String::from_utf8_lossy(&line[13..]).into_owned();
-        }
-    }
-    ResponseHead {
+    Ok(ResponseHead {
         version,
-        status: resp.code.unwrap_or_default(),
-        reason,
-        headers: resp
-            .headers
-            .iter()
-            .map(|h| (h.name.to_owned(), unfold(h.value)))
+        status: head.status(),
+        reason: String::from_utf8_lossy(head.reason()).into_owned(),
+        headers: head
+            .fields()
+            .map(|(name, value)| (String::from_utf8_lossy(name).into_owned(), unfold(value)))
             .collect(),
-        len,
-    }
+        framing: head.framing().map(|f| (f, head.keep_alive())),
+        len: 0,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -779,44 +726,8 @@ impl BodyReader {
     /// Fails when the head's framing is unusable (an invalid or ambiguous
     /// `Content-Length`).
     pub fn new(head: &ResponseHead, cap: usize) -> Result<BodyReader, ConnectError> {
-        let status = head.status();
-        let mut reusable = head.keep_alive();
-        let framing = if head.is_success()
-            || (100..200).contains(&status)
-            || status == 204
-            || status == 304
-        {
-            if head.is_success() || status == 101 {
-                reusable = false;
-            }
-            Framing::None
-        } else if head.header("transfer-encoding").is_some() {
-            if head.header("content-length").is_some() {
-                // Both framings at once is how requests get smuggled; trust
-                // Transfer-Encoding for this body but not the connection.
-                reusable = false;
-            }
-            let chunked_layers = head
-                .tokens("transfer-encoding")
-                .filter(|t| t.eq_ignore_ascii_case(b"chunked"))
-                .count();
-            if chunked_layers > 1 {
-                return Err(ConnectError::malformed_body(
-                    "chunked applied more than once",
-                ));
-            }
-            if head.is_chunked() {
-                Framing::Chunked
-            } else {
-                reusable = false;
-                Framing::UntilClose
-            }
-        } else if let Some(n) = head.content_length()? {
-            Framing::Length(n)
-        } else {
-            reusable = false;
-            Framing::UntilClose
-        };
+        let framing = head.framing()?;
+        let reusable = head.keep_alive();
         Ok(BodyReader {
             state: BodyState::Reading,
             decoder: BodyDecoder::with_limits(framing, MAX_CHUNK_META, MAX_CHUNK_META),
@@ -1344,20 +1255,30 @@ mod tests {
     }
 
     #[test]
-    fn many_headers_grow_the_array() {
-        let mut input = b"HTTP/1.1 407 Nope\r\n".to_vec();
-        for i in 0..500 {
-            input.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
-        }
-        input.extend_from_slice(b"\r\nafter");
+    fn fields_up_to_the_limit() {
+        let with = |n: usize| {
+            let mut input = b"HTTP/1.1 407 Nope\r\n".to_vec();
+            for i in 0..n {
+                input.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+            }
+            input.extend_from_slice(b"\r\nafter");
+            input
+        };
+        let input = with(MAX_HEADERS);
         let (head, rest) = parse(&input).unwrap();
-        assert_eq!(head.headers().len(), 500);
-        assert_eq!(head.header("x-499"), Some(&b"499"[..]));
+        assert_eq!(head.headers().len(), MAX_HEADERS);
+        assert_eq!(head.header("x-99"), Some(&b"99"[..]));
         assert_eq!(rest, b"after");
         let bytewise: Vec<usize> = (1..input.len()).collect();
         assert_eq!(
             parse_with(DEFAULT_MAX_HEAD, &input, &bytewise).unwrap().0,
             head
+        );
+        // One more is refused, however the bytes come.
+        let input = with(MAX_HEADERS + 1);
+        assert_eq!(
+            kind_of(assert_split_invariant(DEFAULT_MAX_HEAD, &input)),
+            ConnectErrorKind::TooManyFields { limit: MAX_HEADERS }
         );
     }
 
@@ -1372,8 +1293,7 @@ mod tests {
         let all: Vec<&[u8]> = h.headers_all("Proxy-Authenticate").collect();
         assert_eq!(all, [&b"Negotiate"[..], b"Basic realm=\"r\""]);
         assert_eq!(h.header("missing"), None);
-        assert_eq!(h.content_length(), Ok(Some(12)));
-        assert!(!h.is_chunked());
+        assert_eq!(h.framing(), Ok(Framing::Length(12)));
         assert!(h.keep_alive());
         assert!(!h.is_success());
         assert!(!h.is_empty());
@@ -1395,10 +1315,11 @@ mod tests {
                 true,
                 true,
             ),
+            // The body ends at the close, and the connection with it.
             (
                 b"HTTP/1.1 407 X\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
                 false,
-                true,
+                false,
             ),
             (b"HTTP/1.1 407 X\r\nConnection: close\r\n\r\n", false, false),
             (
@@ -1424,9 +1345,22 @@ mod tests {
             ),
         ];
         for &(input, chunked, keep_alive) in cases {
+            // A length, where the head has no framing of its own: without
+            // one the body ends at the close, and the connection with it.
+            let with_length;
+            let input = if input
+                .windows(8)
+                .any(|w| w.eq_ignore_ascii_case(b"transfer"))
+            {
+                input
+            } else {
+                let end = input.len() - 2;
+                with_length = [&input[..end], b"Content-Length: 0\r\n\r\n"].concat();
+                &with_length[..]
+            };
             let h = head(input);
             assert_eq!(
-                h.is_chunked(),
+                h.framing() == Ok(Framing::Chunked),
                 chunked,
                 "{:?}",
                 input.escape_ascii().to_string()
@@ -1442,14 +1376,17 @@ mod tests {
 
     #[test]
     fn content_length_values() {
-        let cases: &[(&[u8], Option<Option<u64>>)] = &[
-            (b"", Some(None)),
-            (b"Content-Length: 0\r\n", Some(Some(0))),
-            (b"Content-Length: 5\r\nContent-Length: 5\r\n", Some(Some(5))),
-            (b"Content-Length: 5,5 , 5\r\n", Some(Some(5))),
+        let cases: &[(&[u8], Option<Framing>)] = &[
+            (b"", Some(Framing::UntilClose)),
+            (b"Content-Length: 0\r\n", Some(Framing::Length(0))),
+            (
+                b"Content-Length: 5\r\nContent-Length: 5\r\n",
+                Some(Framing::Length(5)),
+            ),
+            (b"Content-Length: 5,5 , 5\r\n", Some(Framing::Length(5))),
             (
                 b"Content-Length: 18446744073709551615\r\n",
-                Some(Some(u64::MAX)),
+                Some(Framing::Length(u64::MAX)),
             ),
             (b"Content-Length: 18446744073709551616\r\n", None),
             (b"Content-Length: 5, 6\r\n", None),
@@ -1462,7 +1399,7 @@ mod tests {
         ];
         for &(fields, expected) in cases {
             let input = [&b"HTTP/1.1 407 X\r\n"[..], fields, b"\r\n"].concat();
-            let got = head(&input).content_length();
+            let got = head(&input).framing();
             match expected {
                 Some(n) => assert_eq!(got, Ok(n), "{:?}", input.escape_ascii().to_string()),
                 None => assert!(

@@ -56,8 +56,6 @@ use crate::sent::SentHead;
 const READ_BUF: usize = 16 * 1024;
 /// The largest response head accepted (hyper's default is 400 KiB).
 const MAX_HEAD: usize = 256 * 1024;
-/// The most header fields a response head may have (hyper's default).
-const MAX_HEADERS: usize = 100;
 /// A request body up to this size goes out in the same write as the head.
 const COALESCE: usize = 64 * 1024;
 /// How long a blocking write waits before looking whether the peer has
@@ -212,6 +210,9 @@ pub(crate) struct RequestHead {
     has_length: bool,
     /// `Upgrade` set by hand: a 101 answer is then one asked for.
     upgrade: bool,
+    /// The target is in absolute form: the request goes to a forwarding
+    /// proxy, whose answers are read as a proxy's.
+    to_proxy: bool,
     /// Keep a copy of the head as sent ([`H1Conn::take_sent`]).
     keep: bool,
 }
@@ -682,6 +683,8 @@ pub(crate) struct H1Conn {
     early: Option<Box<Head>>,
     /// The request in flight asked for a protocol upgrade.
     upgrade: bool,
+    /// The request in flight went to a forwarding proxy.
+    to_proxy: bool,
     /// The last request head sent, when it was to be kept.
     sent: Option<Box<SentHead>>,
 }
@@ -711,6 +714,7 @@ impl H1Conn {
             open: true,
             early: None,
             upgrade: false,
+            to_proxy: false,
             sent: None,
         }
     }
@@ -930,6 +934,7 @@ impl H1Conn {
             chunked: false,
             has_length: false,
             upgrade: false,
+            to_proxy: !target.starts_with('/') && target != "*",
             keep: false,
         }
     }
@@ -969,6 +974,7 @@ impl H1Conn {
         // function its arguments are not held in the future twice.)
         self.out = head.out;
         self.upgrade = head.upgrade;
+        self.to_proxy = head.to_proxy;
         let mut chunked = head.chunked;
         if !chunked && !head.has_length {
             match body.content_length() {
@@ -1308,97 +1314,83 @@ impl H1Conn {
         Ok(None)
     }
 
-    /// Parses the head at `buf[start..end]`, taking it out of the buffer
-    /// when complete.
+    /// Parses the head at `buf[start..end]` (ferry-proto's one parser of
+    /// response heads), taking it out of the buffer when complete.
     fn parse_head(&mut self, head_request: bool) -> Result<Parsed, Failure> {
-        // Left uninitialised: httparse writes the fields it fills, and
-        // zeroing 100 of them costs more than parsing a short head.
-        let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut []);
-        let input = &self.buf[self.start..self.end];
-        let parsed = httparse::ParserConfig::default()
-            .allow_obsolete_multiline_headers_in_responses(true)
-            .parse_response_with_uninit_headers(&mut response, input, &mut fields);
-        let len = match parsed {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
-            Err(e) => {
-                self.open = false;
-                let first = &input[..input.len().min(32)];
-                return Err(Failure::Protocol(format!(
-                    // Escaped once, in quotes (escape_ascii escapes `"`).
-                    "invalid HTTP/1.1 response ({e}), starting \"{}\"",
-                    first.escape_ascii()
-                )));
-            }
+        let to = codec::ResponseTo {
+            head: head_request,
+            upgrade: self.upgrade,
+            from_proxy: self.to_proxy,
+            ..codec::ResponseTo::default()
         };
-        let code = response.code.unwrap_or(0);
-        if (100..200).contains(&code) && code != 101 {
-            self.start += len;
-            return Ok(Parsed::Interim);
-        }
-        if code == 101 && !self.upgrade {
-            // What follows is in a protocol nobody asked for: not a body.
-            self.open = false;
-            return Err(Failure::Protocol(
-                "the server switched protocols (101) for a request that asked for no upgrade"
-                    .to_owned(),
-            ));
-        }
-        let status = StatusCode::from_u16(code)
-            .map_err(|_| Failure::Protocol(format!("invalid status code {code}")))?;
-        let minor = response.version.unwrap_or(1);
-        let (framing, keep_alive) = codec::response_framing(
-            head_request,
-            code,
-            minor,
-            response
-                .headers
-                .iter()
-                .map(|h| (h.name.as_bytes(), h.value)),
-        )
-        .map_err(|e| Failure::Protocol(e.to_string()))?;
-        // One copy of all that arrived, and where each field is in it (the
-        // map is made of them only if asked for, see `head`): header values
-        // are slices of it, and so is the start of the body (all of a short
-        // one). A value with an obsolete line fold is unfolded in the copy
-        // (the framing above reads folds as the spaces they stand for).
-        let mut raw = RawBuilder::new(input, response.headers.len());
-        for field in response.headers.iter() {
-            let folded = field.value.contains(&b'\n');
-            let name = field.name.as_bytes();
-            let span = Span::of(input, name, field.value).ok_or_else(|| {
-                let shown = &name[..name.len().min(64)];
-                Failure::Protocol(format!(
-                    "header name too long ({} bytes), starting \"{}\"",
-                    name.len(),
-                    shown.escape_ascii()
-                ))
-            })?;
-            if folded {
-                raw.push_unfolded(span);
-            } else {
-                raw.push(span);
+        let input = &self.buf[self.start..self.end];
+        let parsed = codec::parse_response_head(input, to, |h| {
+            if h.is_interim() {
+                return Ok(None);
             }
-        }
-        let (headers, bytes) = raw.finish();
-        let head = ResponseHead {
-            status,
-            version: if minor == 0 {
+            let status =
+                StatusCode::from_u16(h.status()).map_err(|_| codec::HeadError::Malformed {
+                    source: httparse::Error::Status,
+                    preview: h.status().to_string(),
+                })?;
+            let framing = h.framing().map_err(codec::HeadError::Framing)?;
+            // One copy of all that arrived, and where each field is in it
+            // (the map is made of them only if asked for, see `head`):
+            // header values are slices of it, and so is the start of the
+            // body. A value with an obsolete line fold is unfolded in the
+            // copy.
+            let mut raw = RawBuilder::new(h.input(), h.fields().len());
+            for (name, value) in h.fields() {
+                let span = Span::of(h.input(), name, value).ok_or_else(|| {
+                    let shown = &name[..name.len().min(64)];
+                    codec::HeadError::NameTooLong(shown.escape_ascii().to_string())
+                })?;
+                if value.contains(&b'\n') {
+                    raw.push_unfolded(span);
+                } else {
+                    raw.push(span);
+                }
+            }
+            let version = if h.minor() == 0 {
                 Version::HTTP_10
             } else {
                 Version::HTTP_11
-            },
-            headers,
-        };
-        self.start = 0;
-        self.end = 0;
-        Ok(Parsed::Final(Head {
-            head,
-            framing,
-            keep_alive,
-            rest: bytes.slice(len..),
-        }))
+            };
+            Ok(Some((status, version, framing, h.keep_alive(), raw)))
+        });
+        match parsed {
+            Ok(codec::HeadParse::Partial) => Ok(Parsed::Partial),
+            // (The closure keeps nothing of an interim head.)
+            Ok(
+                codec::HeadParse::Interim { len, .. }
+                | codec::HeadParse::Final { len, value: None },
+            ) => {
+                self.start += len;
+                Ok(Parsed::Interim)
+            }
+            Ok(codec::HeadParse::Final {
+                len,
+                value: Some((status, version, framing, keep_alive, raw)),
+            }) => {
+                let (headers, bytes) = raw.finish();
+                self.start = 0;
+                self.end = 0;
+                Ok(Parsed::Final(Head {
+                    head: ResponseHead {
+                        status,
+                        version,
+                        headers,
+                    },
+                    framing,
+                    keep_alive,
+                    rest: bytes.slice(len..),
+                }))
+            }
+            Err(e) => {
+                self.open = false;
+                Err(Failure::Protocol(e.to_string()))
+            }
+        }
     }
 }
 
