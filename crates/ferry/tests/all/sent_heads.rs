@@ -3,13 +3,12 @@
 //! really went out (the peer's own record of them is the reference), with
 //! credentials replaced; `Error::connects` counts the connections made.
 
-mod support;
-
 use std::time::Duration;
 
 use ferry::{Kind, Proxy, SentHead};
 use ferry_lab::{Fault, LabProxy, Origin, ProxySeen};
-use support::{builder, with_creds};
+
+use crate::support::{builder, with_creds};
 
 /// The sent head's fields against the peer's record, credentials replaced.
 fn assert_same(sent: &SentHead, seen: &ProxySeen) {

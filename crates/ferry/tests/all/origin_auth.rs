@@ -5,14 +5,13 @@
 //! credentials across origins on redirects, Bearer, the blocking client, and
 //! Digest at the origin through a proxy (tunnel and forwarding).
 
-mod support;
-
 use ferry::auth::AuthTarget;
 use ferry::{AuthScheme, Client, Proxy, RouteKind};
 use ferry_lab::{LabProxy, Origin, SeenRequest};
 use ferry_proto::auth::digest::DigestAlgorithm;
 use ferry_proto::auth::{parse_all, Scheme};
-use support::builder;
+
+use crate::support::{self, builder};
 
 const USER: &str = "alice";
 const PASS: &str = "Wonder%land";
@@ -525,11 +524,7 @@ async fn bearer_is_a_plain_header() {
 
 #[test]
 fn blocking_client_does_digest() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::lab_runtime();
     let origin = rt.block_on(Origin::builder().digest_auth(USER, PASS).start());
     let client = ferry::blocking::Client::builder()
         .trust_env(false)
@@ -719,7 +714,7 @@ async fn ntlm_after_a_first_401_that_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_body_that_trickles_is_left_and_the_next_round_goes_on_a_new_connection() {
-    use support::challenge::{Challenge, TricklingPeer};
+    use crate::support::challenge::{Challenge, TricklingPeer};
     let peer = TricklingPeer::start(Challenge::Origin);
     let client = Client::builder()
         .trust_env(false)

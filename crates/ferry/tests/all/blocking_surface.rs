@@ -13,6 +13,8 @@ use ferry::{Body, Kind, Method};
 use ferry_lab::{pattern_bytes, Origin};
 use serde::{Deserialize, Serialize};
 
+use crate::support;
+
 /// What `/echo` answers.
 #[derive(Debug, Deserialize)]
 struct Echo {
@@ -32,11 +34,7 @@ impl Echo {
 }
 
 fn lab() -> (tokio::runtime::Runtime, Origin) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::lab_runtime();
     let origin = rt.block_on(Origin::start());
     (rt, origin)
 }

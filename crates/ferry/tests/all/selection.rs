@@ -2,13 +2,12 @@
 //! environment), NO_PROXY, precedence, and the route chosen again on every
 //! redirect hop.
 
-mod support;
-
 use std::collections::HashMap;
 
 use ferry::{Kind, Proxy, RouteKind};
 use ferry_lab::{LabProxy, Origin};
-use support::builder;
+
+use crate::support::{builder, enc};
 
 fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     let map: HashMap<String, String> = pairs
@@ -16,14 +15,6 @@ fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync 
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     move |name| map.get(name).cloned()
-}
-
-fn enc(url: &str) -> String {
-    url.replace(':', "%3A")
-        .replace('/', "%2F")
-        .replace('?', "%3F")
-        .replace('=', "%3D")
-        .replace('&', "%26")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

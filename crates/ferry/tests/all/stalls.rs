@@ -2,15 +2,14 @@
 //! ran out, where the request was (the hop and the step) and what it was
 //! waiting for, in its kind, its fields and its one line of text.
 
-mod support;
-
 use std::time::Duration;
 
 use ferry::{Kind, Proxy, Stage, TimeoutPhase};
 use ferry_lab::{Fault, LabProxy, Origin};
-use support::builder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::support::{self, builder};
 
 const LIMIT: Duration = Duration::from_millis(300);
 

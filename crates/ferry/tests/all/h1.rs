@@ -5,8 +5,6 @@
 //! peers, against the lab and against scripted servers that send exact
 //! bytes; every scenario that applies to both runs against both.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +17,8 @@ use bytes::Bytes;
 use ferry::{Kind, Method, Proxy, RouteKind, StatusCode, TimeoutPhase, Version};
 use ferry_lab::{pattern_bytes, Origin};
 use tokio::runtime::Runtime;
+
+use crate::support;
 
 fn blocking_client() -> ferry::blocking::Client {
     ferry::blocking::Client::builder()
@@ -1088,11 +1088,7 @@ fn large_chunks_are_read_to_their_end_and_no_further() {
 
 #[test]
 fn h2_origins_still_speak_h2() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::lab_runtime();
     let origin = rt.block_on(Origin::builder().http2(true).start());
     for client in Client::both(Settings {
         ca: Some(support::ca_cert(origin.ca())),

@@ -1,12 +1,11 @@
 //! Common mix-ups of scheme and trust: each gets a hint that names the fix.
 
-mod support;
-
 use ferry::{Kind, Proxy};
 use ferry_lab::{Fault, LabProxy, Origin, SocksServer, TestCa};
-use support::builder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::support::{self, builder};
 
 /// How a raw server answers the first bytes it reads.
 #[derive(Clone, Copy, Debug)]

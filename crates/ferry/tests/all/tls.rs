@@ -1,8 +1,6 @@
 //! TLS settings: client certificates, names, versions, HTTP/2 prior
 //! knowledge; against small servers made here with the lab's test CA.
 
-mod support;
-
 use std::sync::Arc;
 
 use ferry::{Identity, Kind, TlsVersion};
@@ -11,6 +9,8 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+use crate::support;
 
 /// A one-connection-at-a-time HTTPS server answering "ok" to anything.
 async fn serve(config: rustls::ServerConfig) -> u16 {

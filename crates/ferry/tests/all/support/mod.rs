@@ -1,6 +1,5 @@
 //! Shared helpers: clients wired to the lab's CA, with the environment off
 //! (tests never read or set process environment variables).
-#![allow(dead_code)]
 
 pub mod challenge;
 
@@ -35,14 +34,20 @@ pub fn with_creds(proxy: &LabProxy, user: &str, pass: &str) -> String {
     format!("{scheme}://{user}:{pass}@{rest}")
 }
 
-/// An origin and a proxy (TLS to the proxy when `tls`) on a runtime thread
-/// of their own, for blocking clients driven by the test's thread.
-pub fn lab_thread(tls: bool) -> (tokio::runtime::Runtime, Origin, LabProxy) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// A runtime of one worker thread for the lab's servers, while blocking
+/// clients are driven by the test's own thread.
+pub fn lab_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// An origin and a proxy (TLS to the proxy when `tls`) on a runtime thread
+/// of their own, for blocking clients driven by the test's thread.
+pub fn lab_thread(tls: bool) -> (tokio::runtime::Runtime, Origin, LabProxy) {
+    let rt = lab_runtime();
     let (origin, proxy) = rt.block_on(async {
         (
             Origin::start().await,
@@ -50,4 +55,10 @@ pub fn lab_thread(tls: bool) -> (tokio::runtime::Runtime, Origin, LabProxy) {
         )
     });
     (rt, origin, proxy)
+}
+
+/// `s` percent-encoded as one query value (the lab's `/redirect?to=` and
+/// `/response-headers?` take URLs and header values this way).
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -1,11 +1,10 @@
 //! Proxy chains: each hop's handshake runs inside the stream of the one
 //! before; errors name the failing hop.
 
-mod support;
-
 use ferry::{Kind, Proxy, RouteKind};
 use ferry_lab::{Fault, LabProxy, Origin};
-use support::builder;
+
+use crate::support::{self, builder};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_through_connect() {

@@ -1,13 +1,12 @@
 //! Bad proxies and bad configurations: every failure is a typed error that
 //! says which hop failed, with the proxy's answer and a hint where one helps.
 
-mod support;
-
 use std::time::Duration;
 
 use ferry::{Kind, Proxy, RouteKind, TimeoutPhase};
 use ferry_lab::{Fault, LabProxy, Origin, TestCa};
-use support::{builder, via};
+
+use crate::support::{self, builder, via};
 
 async fn faulty(fault: Fault) -> LabProxy {
     LabProxy::builder().fault(fault).start().await

@@ -1,15 +1,11 @@
 //! Redirect policies and method rules, and the cookie jar across requests
 //! and redirect hops.
 
-mod support;
-
 use ferry::redirect::Policy;
 use ferry::{Kind, Method, Proxy, StatusCode};
 use ferry_lab::Origin;
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+use crate::support::{self, enc};
 
 fn redirect(origin: &Origin, status: u16, to: &str) -> String {
     origin.http_url(&format!("/redirect?status={status}&to={}", enc(to)))

@@ -2,12 +2,11 @@
 //! https origins, with and without credentials, who resolves the name, every
 //! reply code, and SOCKS hops inside chains.
 
-mod support;
-
 use ferry::{Kind, Proxy, RouteKind};
 use ferry_lab::{LabProxy, Origin, SocksFault, SocksServer, SocksTarget};
 use ferry_proto::socks::{Socks4ReplyCode, Socks5ReplyCode, SocksErrorKind};
-use support::builder;
+
+use crate::support::builder;
 
 fn with_userinfo(url: &str, userinfo: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();

@@ -1,10 +1,10 @@
 //! The blocking facade: same routes, driven from plain threads.
 
-mod support;
-
 use std::io::Read;
 
 use ferry::{Proxy, RouteKind};
+
+use crate::support;
 
 #[test]
 fn blocking_client_through_a_tls_proxy() {

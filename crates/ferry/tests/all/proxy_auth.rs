@@ -3,15 +3,14 @@
 //! 407; stale nonces; wrong passwords; several schemes offered at once; and
 //! no secret in logs.
 
-mod support;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use ferry::{AuthScheme, Kind, Proxy};
 use ferry_lab::{LabProxy, Origin};
 use ferry_proto::auth::Scheme;
-use support::{builder, with_creds};
+
+use crate::support::{self, builder, with_creds};
 
 const USER: &str = "alice";
 const PASS: &str = "Wonder%land";
@@ -440,7 +439,7 @@ fn digest_answers(conn: &[String], field: &str) -> Vec<bool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_407_body_that_trickles_is_left_and_the_next_round_goes_on_a_new_connection() {
-    use support::challenge::{Challenge, TricklingPeer};
+    use crate::support::challenge::{Challenge, TricklingPeer};
     let peer = TricklingPeer::start(Challenge::Proxy);
     let proxy = Proxy::all(format!("http://{USER}:pw@{}", peer.addr)).unwrap();
     let client = ferry::Client::builder()
@@ -469,7 +468,7 @@ async fn a_407_body_that_trickles_is_left_and_the_next_round_goes_on_a_new_conne
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connect_407_body_that_trickles_is_left_and_the_next_round_goes_on_a_new_connection() {
-    use support::challenge::{Challenge, TricklingPeer};
+    use crate::support::challenge::{Challenge, TricklingPeer};
     let origin = Origin::start().await;
     let peer = TricklingPeer::start(Challenge::Connect {
         to: origin.https_addr(),
@@ -495,7 +494,7 @@ async fn a_connect_407_body_that_trickles_is_left_and_the_next_round_goes_on_a_n
 
 #[test]
 fn the_blocking_client_leaves_a_trickling_407_body_too() {
-    use support::challenge::{Challenge, TricklingPeer};
+    use crate::support::challenge::{Challenge, TricklingPeer};
     let peer = TricklingPeer::start(Challenge::Proxy);
     let proxy = Proxy::all(format!("http://{USER}:pw@{}", peer.addr)).unwrap();
     let client = ferry::blocking::Client::builder()
@@ -515,7 +514,7 @@ fn the_blocking_client_leaves_a_trickling_407_body_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connect_407_body_past_the_cap_is_not_read_to_its_end() {
-    use support::challenge::{Challenge, TricklingPeer};
+    use crate::support::challenge::{Challenge, TricklingPeer};
     let origin = Origin::start().await;
     // A whole megabyte, at once, on a connection that would take the next
     // round: ferry stops at its cap and goes on a new connection.

@@ -2,11 +2,10 @@
 //! plain and TLS proxies, with and without Basic auth, to http and https
 //! origins; and what each hop saw.
 
-mod support;
-
 use ferry::{Kind, Proxy, RouteKind};
 use ferry_lab::{LabProxy, Origin};
-use support::{builder, via, with_creds};
+
+use crate::support::{self, builder, via, with_creds};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_http_and_https() {
