@@ -2,12 +2,10 @@
 //! response head never reach stderr (or a head on stdout) raw, while the
 //! body stays byte-exact; `-i` shows the head as received.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use support::{ferry, outcome, run};
+use crate::support::{ferry, outcome, run};
 
 /// An OSC sequence that retitles a terminal window.
 const OSC: &str = "\x1b]0;pwned\x07";

@@ -1,9 +1,10 @@
 //! One exit status per kind of failure, and one clear line on stderr.
 
-mod support;
-
 use ferry_lab::Fault;
-use support::{assert_no_secrets, closed_port, ferry, outcome, run, Lab, PROXY_PASS, PROXY_USER};
+
+use crate::support::{
+    assert_no_secrets, closed_port, ferry, outcome, run, Lab, PROXY_PASS, PROXY_USER,
+};
 
 /// Asserts the status and that stderr is one `ferry: ...` line containing `needle`.
 fn expect(out: &std::process::Output, code: i32, needle: &str) {

@@ -1,11 +1,10 @@
 //! What the command does with the origin: authentication schemes, bearer
 //! tokens, .netrc, the cookie jar across redirects, trust, HTTP versions.
 
-mod support;
-
 use ferry::auth::Scheme;
 use ferry_lab::{Origin, TestCa, HELLO};
-use support::{assert_no_secrets, ferry, outcome, run, Lab};
+
+use crate::support::{self, assert_no_secrets, ferry, outcome, run, Lab};
 
 fn schemes(origin: &Origin) -> Vec<Option<Scheme>> {
     origin

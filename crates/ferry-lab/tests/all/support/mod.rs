@@ -1,12 +1,12 @@
 //! Raw clients for asserting exact bytes.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use ferry_lab::TestCa;
+use ferry_proto::auth::ntlm::{self, ChallengeMessage};
+use ferry_proto::Credentials;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::ServerName;
@@ -278,10 +278,6 @@ pub fn ipv6_available() -> bool {
     std::net::TcpListener::bind("[::1]:0").is_ok()
 }
 
-pub fn shared_ca() -> Arc<TestCa> {
-    TestCa::shared()
-}
-
 /// Every value of the challenge header `name` (`proxy-authenticate` on a
 /// 407, `www-authenticate` on a 401), in order.
 pub fn challenge_lines(r: &Resp, name: &str) -> Vec<String> {
@@ -330,4 +326,12 @@ pub fn hand_digest(
          opaque=\"{}\"",
         c.param("opaque").unwrap()
     )
+}
+
+/// An NTLM type 3 (authenticate) header value answering `type2`.
+pub fn ntlm_type3(type2: &ChallengeMessage, user: &str, pass: &str) -> String {
+    let creds = Credentials::new(user, pass);
+    let now = ntlm::filetime(SystemTime::now());
+    let m = ntlm::authenticate_message(type2, &creds, "WS", [7; 8], now).unwrap();
+    ntlm::header_value(&m)
 }

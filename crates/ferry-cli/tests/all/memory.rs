@@ -1,13 +1,11 @@
 //! The memory of a download: a compressed body that expands enormously is
 //! decoded in bounded pieces and written out as it comes, never held.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Stdio;
 
-use support::ferry;
+use crate::support::ferry;
 
 /// Zeros in zstd frames of 64 MiB, `frames` of them (one frame compressed
 /// once, repeated: a body of a few tens of kilobytes).

@@ -1,11 +1,10 @@
 //! SOCKS proxies, `--preproxy` chains, and the proxy authentication schemes,
 //! through the built binary against the lab's servers.
 
-mod support;
-
 use ferry::auth::Scheme;
 use ferry_lab::{LabProxy, SocksServer, SocksTarget, HELLO};
-use support::{assert_no_secrets, outcome, run, Lab};
+
+use crate::support::{self, assert_no_secrets, outcome, run, Lab};
 
 /// Asserts a zero exit and `Hello, world!` on stdout.
 fn hello(out: &std::process::Output) {

@@ -1,13 +1,12 @@
 //! The test CA: leaves it signs are trusted, leaves are not CAs, SANs are right.
 
-mod support;
-
 use std::sync::Arc;
 
 use ferry_lab::TestCa;
-use support::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+
+use crate::support::*;
 
 #[test]
 fn shared_is_one_ca_and_new_is_another() {

@@ -1,13 +1,12 @@
 //! The origin: routes, HTTP/1.1 and HTTP/2, recording, counting, stop on drop.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use ferry_lab::{pattern_bytes, Origin, TestCa};
-use support::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
+
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hello_is_exactly_13_bytes() {

@@ -1,10 +1,9 @@
 //! Every fault writes exactly the documented bytes.
 
-mod support;
-
 use ferry_lab::{Banner, Fault, LabProxy, Origin};
-use support::*;
 use tokio::io::AsyncWriteExt;
+
+use crate::support::*;
 
 const CONNECT: &str = "CONNECT example.invalid:443 HTTP/1.1\r\nHost: example.invalid:443\r\n\r\n";
 

@@ -1,12 +1,10 @@
 //! `ferry demo` passes every step; `ferry lab` serves until stdin closes.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{ferry, outcome, run};
+use crate::support::{ferry, outcome, run};
 
 #[test]
 fn demo_exits_0_and_shows_each_step() {

@@ -1,8 +1,6 @@
 //! `ferry route`: one line per section 7 of the proxy-selection contract.
 
-mod support;
-
-use support::{assert_no_secrets, ferry, outcome, run};
+use crate::support::{assert_no_secrets, ferry, outcome, run};
 
 /// (flags, environment, URL, the line expected).
 type Case = (

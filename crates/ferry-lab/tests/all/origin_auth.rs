@@ -3,18 +3,15 @@
 //! connection and refused on HTTP/2, several schemes offered at once, closing
 //! after a 401, and the open routes left open.
 
-mod support;
-
-use std::time::SystemTime;
-
 use ferry_lab::Origin;
 use ferry_proto::auth::digest::{DigestAlgorithm, DigestSession};
 use ferry_proto::auth::ntlm::{self, ChallengeMessage};
 use ferry_proto::auth::{parse_all, parse_challenges, Challenge, Scheme};
 use ferry_proto::Credentials;
-use support::*;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+
+use crate::support::*;
 
 const UNAUTHORIZED: &str = "ferry-lab: authentication required\n";
 
@@ -53,13 +50,6 @@ where
     assert_eq!(lines.len(), 1, "{lines:?}");
     let challenge = parse_challenges(&lines[0]).remove(0);
     ChallengeMessage::parse(&ntlm::decode_token(&challenge).unwrap()).unwrap()
-}
-
-fn ntlm_type3(type2: &ChallengeMessage, user: &str, pass: &str) -> String {
-    let creds = Credentials::new(user, pass);
-    let now = ntlm::filetime(SystemTime::now());
-    let m = ntlm::authenticate_message(type2, &creds, "WS", [7; 8], now).unwrap();
-    ntlm::header_value(&m)
 }
 
 #[tokio::test(flavor = "multi_thread")]

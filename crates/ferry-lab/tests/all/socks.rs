@@ -1,13 +1,12 @@
 //! The SOCKS server, byte for byte: SOCKS5 (RFC 1928/1929), SOCKS4 and SOCKS4a,
 //! relaying, and every fault.
 
-mod support;
-
 use std::net::{Ipv6Addr, SocketAddr};
 
 use ferry_lab::{Origin, SocksFault, SocksSeen, SocksServer, SocksTarget, HTTP_400};
-use support::*;
 use tokio::net::TcpStream;
+
+use crate::support::*;
 
 /// A loopback port nobody listens on (bound, then released).
 fn refused_port() -> u16 {

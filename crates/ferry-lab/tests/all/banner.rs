@@ -1,11 +1,10 @@
 //! The banner server: speaks first, then echoes; stops on drop.
 
-mod support;
-
 use ferry_lab::Banner;
-use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn banner_then_echo_then_close() {

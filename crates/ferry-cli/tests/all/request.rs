@@ -1,10 +1,9 @@
 //! Requests through the built binary: output bytes, heads, -v, -w, bodies.
 
-mod support;
-
 use base64::Engine as _;
 use ferry_lab::{pattern_bytes, HELLO};
-use support::{assert_no_secrets, outcome, run, Lab, PROXY_PASS, PROXY_USER};
+
+use crate::support::{self, assert_no_secrets, outcome, run, Lab, PROXY_PASS, PROXY_USER};
 
 #[test]
 fn piped_bodies_are_byte_exact_direct_and_through_proxies() {

@@ -3,10 +3,9 @@
 //! refused), and what curl's variables keep: the proxy's status, the
 //! connections made, the bytes written before a body broke off.
 
-mod support;
-
 use ferry_lab::Fault;
-use support::{closed_port, outcome, run, Lab};
+
+use crate::support::{closed_port, outcome, run, Lab};
 
 const VARS: &str = "%{http_code} %{http_connect} %{num_connects} %{proxy_used} %{size_download}";
 

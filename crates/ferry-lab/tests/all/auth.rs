@@ -2,17 +2,14 @@
 //! (bound to the connection), several schemes offered at once, and closing after
 //! a 407.
 
-mod support;
-
-use std::time::SystemTime;
-
 use ferry_lab::{LabProxy, Origin};
 use ferry_proto::auth::digest::{DigestAlgorithm, DigestSession};
 use ferry_proto::auth::ntlm::{self, ChallengeMessage};
 use ferry_proto::auth::{parse_all, parse_challenges, Challenge, Scheme};
 use ferry_proto::Credentials;
-use support::*;
 use tokio::net::TcpStream;
+
+use crate::support::*;
 
 fn connect_request(target: &str, auth: Option<&str>) -> String {
     let mut s = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
@@ -217,13 +214,6 @@ async fn ntlm_type2(c: &mut Raw<TcpStream>, target: &str) -> ChallengeMessage {
     assert_eq!(lines.len(), 1, "{lines:?}");
     let challenge = parse_challenges(&lines[0]).remove(0);
     ChallengeMessage::parse(&ntlm::decode_token(&challenge).unwrap()).unwrap()
-}
-
-fn ntlm_type3(type2: &ChallengeMessage, user: &str, pass: &str) -> String {
-    let creds = Credentials::new(user, pass);
-    let now = ntlm::filetime(SystemTime::now());
-    let m = ntlm::authenticate_message(type2, &creds, "WS", [7; 8], now).unwrap();
-    ntlm::header_value(&m)
 }
 
 #[tokio::test(flavor = "multi_thread")]

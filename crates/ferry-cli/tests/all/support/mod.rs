@@ -1,5 +1,4 @@
 //! Runs the built `ferry` against servers of ferry-lab started in the test.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

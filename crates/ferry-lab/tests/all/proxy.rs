@@ -1,11 +1,10 @@
 //! The proxy's normal behaviour: forwarding, tunnels, auth, TLS, counting.
 
-mod support;
-
 use ferry_lab::{pattern_bytes, LabProxy, Origin};
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::*;
 
 const AUTH_OK: &str = "Proxy-Authorization: Basic dXNlcjpwYXNz"; // user:pass
 
@@ -471,7 +470,8 @@ async fn drop_stops_proxy_and_its_tunnels() {
     let _ = within(c.io.read_to_end(&mut rest)).await;
 }
 
-/// The benchmark's load: `cargo test --release -p ferry-lab --test proxy -- --ignored`.
+/// The benchmark's load:
+/// `cargo test --release -p ferry-lab --test all proxy::twenty -- --ignored`.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "load check; run in release"]
 async fn twenty_thousand_requests_through_one_connection() {
