@@ -71,7 +71,7 @@ pub(super) fn ntowfv2(password: &str, user: &str, domain: &str) -> [u8; 16] {
 ///
 /// `client_challenge` must be random; `timestamp` (a [`filetime`]) is used
 /// only when the server sent no `MsvAvTimestamp`. The user name may carry
-/// the domain (see [`split_user`]). Fails only when a field would not fit
+/// the domain (`DOMAIN\user`, `DOMAIN/user` or `user@domain`). Fails only when a field would not fit
 /// its 16-bit length.
 pub fn authenticate_message(
     challenge: &ChallengeMessage,

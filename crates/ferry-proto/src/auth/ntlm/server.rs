@@ -153,7 +153,7 @@ impl fmt::Debug for AuthenticateMessage {
 
 /// Server side: whether `type3` is a valid NTLMv2 answer to
 /// `server_challenge` for `user` (which may name the domain, see
-/// [`split_user`]; user and domain compare case-insensitively) with
+/// [`authenticate_message`](super::authenticate_message); user and domain compare case-insensitively) with
 /// `password`. NTLMv1 answers are refused. The timestamp in the blob is not
 /// checked against a clock: that is the caller's policy.
 pub fn ntlmv2_verify(server_challenge: &[u8; 8], type3: &[u8], user: &str, password: &str) -> bool {
