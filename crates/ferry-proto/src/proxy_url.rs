@@ -126,7 +126,9 @@ pub struct ProxyUrl {
 }
 
 impl ProxyUrl {
-    /// Parses a proxy URL. See the [module docs](self) for the accepted forms.
+    /// Parses a proxy URL: `scheme://[user[:pass]@]host[:port]`, the scheme
+    /// one of `http`, `https`, `socks4`, `socks4a`, `socks5` or `socks5h`;
+    /// without a scheme, `http://`. Credentials are percent-decoded.
     pub fn parse(value: &str) -> Result<ProxyUrl, ProxyUrlError> {
         parse(value).map_err(|kind| ProxyUrlError {
             kind,

@@ -1,6 +1,7 @@
 //! Proxy (and origin) authentication schemes.
 //!
-//! - [`challenge`]: parsing `Proxy-Authenticate`/`WWW-Authenticate` and
+//! - [`parse_challenges`], [`parse_all`] and [`choose`]: parsing
+//!   `Proxy-Authenticate`/`WWW-Authenticate` into [`Challenge`]s and
 //!   choosing the scheme to answer.
 //! - [`basic`], [`digest`], [`ntlm`]: the schemes, sans-IO; random values
 //!   and the time are inputs.
@@ -9,7 +10,7 @@
 
 mod authenticator;
 pub mod basic;
-pub mod challenge;
+mod challenge;
 pub mod digest;
 mod error;
 pub mod ntlm;
@@ -20,4 +21,4 @@ pub use authenticator::{
 pub use challenge::{choose, parse_all, parse_challenges, Challenge, Scheme};
 pub use digest::{DigestAuthenticator, DigestSession};
 pub use error::{AuthError, AuthErrorKind};
-pub use ntlm::{ntlmv2_verify, NtlmAuthenticator};
+pub use ntlm::NtlmAuthenticator;

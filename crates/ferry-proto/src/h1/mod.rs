@@ -111,8 +111,10 @@ pub fn end_head(out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A header name as people write it, for display: `content-type` becomes
-/// `Content-Type` (on the wire, HTTP/1.1 names are case-insensitive).
+/// A header name in its conventional case: `content-type` becomes
+/// `Content-Type`. Names are case-insensitive, but ferry sends `CONNECT`
+/// heads' names this way (some old proxies expect it), and the CLI shows
+/// names so.
 pub fn title_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = true;

@@ -289,14 +289,6 @@ fn host_of(url: &url::Url) -> String {
         .unwrap_or_default()
 }
 
-/// The one line `ferry route` prints: `DIRECT` or `PROXY scheme://host:port`.
-pub fn route_line(decision: &Decision) -> String {
-    match &decision.choice {
-        ProxyChoice::Direct => "DIRECT".to_owned(),
-        other => format!("PROXY {other}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +313,15 @@ mod tests {
             .map(|&(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         EnvProxies::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    /// `DIRECT` or `PROXY scheme://host:port`, as `ferry route` prints a
+    /// decision (ferry's `RouteDecision::line`).
+    fn route_line(decision: &Decision) -> String {
+        match &decision.choice {
+            ProxyChoice::Direct => "DIRECT".to_owned(),
+            other => format!("PROXY {other}"),
+        }
     }
 
     /// The route line and the explanation, or the error message.

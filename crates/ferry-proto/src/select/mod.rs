@@ -18,7 +18,7 @@
 //! applies only to proxies from the environment.
 //!
 //! ```
-//! use ferry_proto::select::{decide, route_line, EnvProxies, ProxyMap};
+//! use ferry_proto::select::{decide, EnvProxies, ProxyChoice, ProxyMap};
 //! use url::Url;
 //!
 //! let env = EnvProxies::from_lookup(|name| match name {
@@ -30,7 +30,7 @@
 //!
 //! let url = Url::parse("https://git.corp.example/")?;
 //! let d = decide(None, Some(&client), Some(&env), &url)?;
-//! assert_eq!(route_line(&d), "PROXY socks5h://corp-gw:1080");
+//! assert_eq!(d.choice.to_string(), "socks5h://corp-gw:1080");
 //! assert_eq!(
 //!     d.reason.to_string(),
 //!     "client map key \"https://*.corp.example\" -> socks5h://corp-gw:1080"
@@ -38,11 +38,11 @@
 //!
 //! // No client key for this URL: the environment decides.
 //! let d = decide(None, Some(&client), Some(&env), &Url::parse("https://example.org/")?)?;
-//! assert_eq!(route_line(&d), "PROXY http://env-proxy:3128");
+//! assert_eq!(d.choice.to_string(), "http://env-proxy:3128");
 //!
 //! // A per-request "no proxy" beats both.
 //! let d = decide(Some(&ProxyMap::direct()), Some(&client), Some(&env), &url)?;
-//! assert_eq!(route_line(&d), "DIRECT");
+//! assert_eq!(d.choice, ProxyChoice::Direct);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -89,7 +89,7 @@ mod host;
 mod map;
 mod no_proxy;
 
-pub use decide::{decide, route_line, Decision, Level, ProxyChoice, Reason};
+pub use decide::{decide, Decision, Level, ProxyChoice, Reason};
 pub use env::EnvProxies;
 pub use error::{SelectError, SelectErrorKind};
 pub use map::{MapHit, ProxyMap};
