@@ -13,20 +13,52 @@ use crate::connect::io::{
     looks_like_socks, looks_like_tls, says_plain_http_to_tls, silent_proxy_hint, socks_hint,
     tls_proxy_hint,
 };
-use crate::error::{BoxError, Error, Kind};
+use crate::error::{BoxError, Error, Kind, Stage};
 use crate::h1::Failure;
 use crate::pool::Conn;
 use crate::route::{HopLabel, Route, RouteKind};
 
-/// What the peer of a failed exchange sent, for a hint.
-pub(super) struct Heard<'a> {
-    /// The bytes of its answer that could not be read as HTTP.
-    pub(super) first: &'a [u8],
-    /// Whether it closed or reset a new connection without a byte.
-    pub(super) hung_up: bool,
+/// The error for an HTTP/1.1 exchange that failed before its response: a
+/// timeout says where it was; otherwise what the peer sent (`unread`), and
+/// whether it hung up on a new connection (`fresh`), decide the hint.
+pub(super) fn h1_error(
+    failure: Failure,
+    unread: &[u8],
+    fresh: bool,
+    route: &Route,
+    conn: &Conn,
+    url: &Url,
+) -> Error {
+    if let Failure::Timeout(phase, d) = failure {
+        return Error::timeout(phase, d)
+            .during(Stage::ResponseHead, "waiting for the response head")
+            .with_url(url);
+    }
+    let heard = Heard {
+        first: unread,
+        hung_up: fresh && hung_up(&failure),
+    };
+    request_error(failure, route, conn, url, heard)
 }
 
-pub(super) fn hung_up(failure: &Failure) -> bool {
+/// The error for an HTTP/2 request that failed (hyper's error).
+pub(super) fn h2_error(error: hyper::Error, route: &Route, conn: &Conn, url: &Url) -> Error {
+    let heard = Heard {
+        first: &[],
+        hung_up: false,
+    };
+    request_error(error, route, conn, url, heard)
+}
+
+/// What the peer of a failed exchange sent, for a hint.
+struct Heard<'a> {
+    /// The bytes of its answer that could not be read as HTTP.
+    first: &'a [u8],
+    /// Whether it closed or reset a new connection without a byte.
+    hung_up: bool,
+}
+
+fn hung_up(failure: &Failure) -> bool {
     use std::io::ErrorKind::{ConnectionReset, UnexpectedEof};
     matches!(failure, Failure::Io { error, answered: false }
         if matches!(error.kind(), UnexpectedEof | ConnectionReset))
@@ -36,13 +68,7 @@ pub(super) fn hung_up(failure: &Failure) -> bool {
 /// peer: if it answered with TLS, in SOCKS or not at all, the proxy URL's
 /// scheme is likely wrong. An origin that answered an http:// URL with TLS
 /// wants https://.
-pub(super) fn request_error<E>(
-    error: E,
-    route: &Route,
-    conn: &Conn,
-    url: &Url,
-    heard: Heard<'_>,
-) -> Error
+fn request_error<E>(error: E, route: &Route, conn: &Conn, url: &Url, heard: Heard<'_>) -> Error
 where
     E: Into<BoxError> + fmt::Display,
 {

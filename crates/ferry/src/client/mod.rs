@@ -33,6 +33,7 @@ use crate::request::{Request, RequestBuilder};
 use crate::response::Response;
 use crate::route::{Route, RouteKind, ShowHops, Target};
 
+mod connection;
 mod errors;
 mod follow;
 mod headers;

@@ -1,421 +1,76 @@
-//! SEND
+//! One exchange: a request sent until an answer that is not an
+//! authentication round comes back. [`Client::send`] starts an
+//! [`Exchange`] and runs its steps, in this order:
+//!
+//! 1. [`Exchange::start`]: pick the route ([`Client::resolve`]), the pool
+//!    key, and the authentication sessions (a forwarding proxy's, the
+//!    origin's).
+//! 2. [`Exchange::connection`]: get a connection: the one the last
+//!    authentication round kept, a pooled one, or a new one
+//!    ([`Client::connect`]: the connector stack, then HTTP/1.1 or HTTP/2).
+//! 3. [`Exchange::send_once`]: send the request once on it
+//!    ([`Exchange::send_h1`] through [`H1Conn::send`], or
+//!    [`Exchange::send_h2`]), and get the answer's head.
+//! 4. [`Exchange::classify`]: say what the answer is, a [`Round`]: final; a
+//!    challenge (a forwarding proxy's 407, an origin's 401 that ferry
+//!    answers, a proxy's refusal as a 401 without `Via`); or a retry, when
+//!    a reused connection failed before any answer.
+//! 5. [`Exchange::end_round`]: after a challenge, read its body and keep
+//!    the connection for the next round if it can carry it
+//!    ([`crate::challenge`]); then from step 2 again.
+//! 6. [`Exchange::respond`]: build the [`Response`], whose body reads on
+//!    from the connection and gives it back to the pool at its end.
+//!
+//! Redirects are not rounds of an exchange: each is an exchange of its
+//! own, started by [`Client::follow`].
+//!
+//! The future of a request holds the [`Exchange`] and the step running
+//! (see `the_request_future_fits_the_allocators_per_thread_cache`): what
+//! only some requests need (a new connection, HTTP/2, the end of a round)
+//! is awaited in a box of its own, and a step keeps across its awaits only
+//! what it cannot do without.
 
+use std::borrow::Cow;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use ferry_proto::ProxyUrl;
+use futures_util::future::Either;
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
-use hyper_util::rt::TokioIo;
 
-use super::errors::{hung_up, request_error, told_plain_http_to_tls, Heard};
+use super::errors::{h1_error, h2_error, told_plain_http_to_tls};
 use super::headers::{h2_request, request_target, Outgoing};
-use super::Client;
-use crate::auth::{
-    AuthRound, AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp, CHALLENGE_BODY_CAP,
-    CHALLENGE_BODY_WAIT,
-};
+use super::{Client, Resolved};
+use crate::auth::{AuthRound, AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
 use crate::body::Body;
-use crate::connect::tunnel::auth_error;
+use crate::challenge::{self, auth_error, read_capped, Capped, CHALLENGE_BODY_WAIT};
 use crate::connect::with_timeout;
 use crate::decode::Decoder;
-use crate::error::{Error, Kind, ProxyResponse, Stage, TimeoutPhase};
-use crate::h1::{Deadline, Failure, H1Body, H1Conn, Wait};
-use crate::h2::{Driver, InlineExec};
+use crate::error::{Error, Kind, ProxyResponse, TimeoutPhase};
+use crate::h1::{Deadline, H1Body, H1Conn, Wait};
 use crate::head::ResponseHead;
 use crate::pool::{Conn, Sender};
-use crate::request::Request;
+use crate::request::{OriginAuth, Request};
 use crate::response::{GiveBack, Meta, Response, ResponseBody, Source};
-use crate::route::{HopLabel, PoolKey, RouteKind};
+use crate::route::{HopLabel, PoolKey, Route, RouteKind};
 use crate::sent::SentHead;
 
 impl Client {
-    /// One exchange: choose the route, get a connection for it (pooled or
-    /// new), send, and wrap the response.
-    // Not an async fn: its arguments would be held in its future twice
-    // (rust-lang/rust#62958), and every byte of it counts (see
-    // `the_request_future_fits_the_allocators_per_thread_cache`).
-    #[allow(clippy::manual_async_fn)]
+    /// One exchange (see the [module](self)): the steps from the route to
+    /// the response.
     pub(super) fn send<'a>(
         &'a self,
         req: &'a Request,
         body: Body,
         deadline: Option<Deadline>,
     ) -> impl Future<Output = Result<Response, Error>> + 'a {
-        async move {
-            let start = Instant::now();
-            let url = &req.url;
-            let resolved = self.resolve(req.proxies.as_deref(), url)?;
-            let (route, target) = (resolved.route.clone(), &resolved.target);
-            // A Proxy-Authorization set by hand is for the proxy: it rides on the
-            // CONNECT of a tunnel, on forwarded requests, and nowhere else.
-            let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION);
-            let key = PoolKey::new(&route, target, hand_auth);
-            let forward_to = match route.kind() {
-                RouteKind::Forward => route.proxy(),
-                _ => None,
-            };
-            // Forwarded requests answer the proxy's 407s themselves; tunnels do
-            // it on their CONNECT, in the connector. A session sends nothing
-            // before a first 407 unless its proxy has credentials (preemptive
-            // Basic): without them it is made when a 407 comes. (Both sessions
-            // are boxed: 184 bytes each, held across every await below, in the
-            // request's future, for the requests that have none.)
-            let mut auth = match (forward_to, &hand_auth) {
-                (Some(p), None) if p.credentials().is_some() => Some(Box::new(
-                    AuthSession::for_proxy(&self.inner.connector.auth, p),
-                )),
-                _ => None,
-            };
-
-            // Origin credentials answer 401s, unless Authorization was set by hand.
-            // (In a block: what the netrc gave is not kept across the awaits.)
-            let mut origin_auth = {
-                let from_netrc = match (&req.auth, &self.inner.netrc) {
-                    (None, Some(netrc)) => netrc
-                        .lookup(&target.host)
-                        .map(|c| crate::request::OriginAuth::new(c, AuthScheme::Any, url)),
-                    _ => None,
-                };
-                match req.auth.as_deref().or(from_netrc.as_ref()) {
-                    Some(a)
-                        if a.applies_to(url)
-                            && !req.headers.contains_key(header::AUTHORIZATION) =>
-                    {
-                        let settings = AuthSettings {
-                            scheme: a.scheme,
-                            custom: None,
-                        };
-                        Some(Box::new(AuthSession::new(
-                            &settings,
-                            Some(a.credentials.clone()),
-                            &target.host,
-                            AuthTarget::Origin,
-                        )))
-                    }
-                    _ => None,
-                }
-            };
-
-            let resend = body.try_clone();
-            let mut next_body = Some(body);
-            let mut retried = false;
-            // The connection an authentication round continues on.
-            let mut kept: Option<Conn> = None;
-            // The challenges answered, in order (`Response::auth_rounds`).
-            let mut rounds: Vec<AuthRound> = Vec::new();
-            // The last request head sent, when they are kept.
-            let mut sent_head: Option<Box<SentHead>> = None;
-            loop {
-                let (mut conn, reused) = match kept.take() {
-                    Some(c) => (c, true),
-                    None => match self.inner.pool.checkout(&key, start) {
-                        Some(c) => (c, true),
-                        // Boxed: opening a connection is a 3.6 KB state
-                        // machine that reused connections never need; inline,
-                        // it made every request's future that much larger.
-                        None => {
-                            let conn = Box::pin(self.connect(&key, hand_auth, deadline))
-                                .await
-                                .map_err(|e| e.with_url(url))?;
-                            // The 407s its CONNECTs answered belong to this request.
-                            rounds.extend_from_slice(&conn.info.auth_rounds);
-                            (conn, false)
-                        }
-                    },
-                };
-                if let Sender::H1(c) = &mut conn.sender {
-                    // A request that cannot be sent again goes on a reused
-                    // connection only if it has not been closed meanwhile.
-                    if reused
-                        && !is_idempotent(&req.method)
-                        && !c.as_mut().is_some_and(|c| c.alive())
-                    {
-                        continue;
-                    }
-                }
-                let h2 = matches!(conn.sender, Sender::H2(_));
-                let Some(this_body) = next_body
-                    .take()
-                    .or_else(|| resend.as_ref().and_then(Body::try_clone))
-                else {
-                    return Err(Error::new(
-                        Kind::Request,
-                        "the request must be sent again, but its body was a stream",
-                    )
-                    .with_url(url));
-                };
-                let target_form = request_target(req, &route, &resolved.authority, h2);
-                // Digest hashes the request-target: absolute-form to a forwarding
-                // proxy, the path otherwise (HTTP/2 sends it as :path).
-                let auth_uri = match route.kind() {
-                    RouteKind::Forward => &*target_form,
-                    _ => &url[url::Position::BeforePath..url::Position::AfterQuery],
-                };
-                for session in [&mut auth, &mut origin_auth].into_iter().flatten() {
-                    session.prepare(req.method.as_str(), auth_uri);
-                }
-                let proxy_auth = auth.as_deref().and_then(AuthSession::header);
-                let sent_proxy_credentials = proxy_auth.is_some() || hand_auth.is_some();
-                let outgoing = Outgoing {
-                    req,
-                    route: &route,
-                    host: &resolved.host_header,
-                    h2,
-                    proxy_auth,
-                    authorization: origin_auth.as_deref().and_then(AuthSession::header),
-                };
-                let (mut head, source) = match &mut conn.sender {
-                    Sender::H1(slot) => {
-                        let Some(mut h1) = slot.take() else {
-                            continue;
-                        };
-                        let mut head = h1.head(&req.method, &target_form);
-                        self.h1_headers(&outgoing, &mut head);
-                        if self.inner.keep_sent_heads {
-                            head.keep_sent();
-                        }
-                        let wait = Wait::new(self.inner.read_timeout, deadline);
-                        let result = h1.send(head, &req.method, this_body, wait).await;
-                        sent_head = h1.take_sent();
-                        match result {
-                            Ok(head) => {
-                                if let Some(proxy) = forward_to {
-                                    told_plain_http_to_tls(&head, proxy, url)?;
-                                }
-                                let (head, body) = H1Body::split(h1, head);
-                                (head, Source::H1(body))
-                            }
-                            Err(failure) => {
-                                if reused
-                                    && !retried
-                                    && failure.before_response()
-                                    && is_idempotent(&req.method)
-                                {
-                                    tracing::debug!("request on a reused connection failed ({failure}); retrying on a new one");
-                                    retried = true;
-                                    continue;
-                                }
-                                let mut told = |e: Error| {
-                                    e.with_connects(u32::from(!reused))
-                                        .with_sent(sent_head.take().map(|h| *h))
-                                };
-                                if let Failure::Timeout(phase, d) = failure {
-                                    return Err(told(
-                                        Error::timeout(phase, d)
-                                            .during(
-                                                Stage::ResponseHead,
-                                                "waiting for the response head",
-                                            )
-                                            .with_url(url),
-                                    ));
-                                }
-                                let heard = Heard {
-                                    first: h1.unread(),
-                                    hung_up: !reused && hung_up(&failure),
-                                };
-                                return Err(told(request_error(
-                                    failure, &route, &conn, url, heard,
-                                )));
-                            }
-                        }
-                    }
-                    Sender::H2(s) => {
-                        let headers = self.header_map(&outgoing);
-                        if self.inner.keep_sent_heads {
-                            let sent = SentHead::from_h2(&req.method, &target_form, &headers);
-                            sent_head = Some(Box::new(sent));
-                        }
-                        let request = h2_request(req, &target_form, headers, this_body)?;
-                        // Boxed, like the rare paths below: inline, its 712
-                        // bytes would be in every request's future.
-                        let sent = Box::pin(with_timeout(
-                            self.inner.read_timeout,
-                            TimeoutPhase::Read,
-                            s.try_send_request(request),
-                        ))
-                        .await
-                        .map_err(|e| e.with_url(url))?;
-                        match sent {
-                            Ok(resp) => {
-                                let (parts, body) = resp.into_parts();
-                                (ResponseHead::from(parts), Source::H2(body))
-                            }
-                            Err(mut failed) => {
-                                let unsent = failed.take_message();
-                                let error = failed.into_error();
-                                self.inner.pool.remove(&key, conn.id);
-                                let safe = unsent.is_some()
-                                    || (is_idempotent(&req.method)
-                                        && error.is_incomplete_message());
-                                if reused && !retried && safe {
-                                    tracing::debug!("request on a shared connection failed ({error}); retrying on a new one");
-                                    retried = true;
-                                    next_body = unsent.map(|r| r.into_body());
-                                    continue;
-                                }
-                                let heard = Heard {
-                                    first: &[],
-                                    hung_up: false,
-                                };
-                                let e = request_error(error, &route, &conn, url, heard)
-                                    .with_connects(u32::from(!reused));
-                                return Err(e.with_sent(sent_head.take().map(|h| *h)));
-                            }
-                        }
-                    }
-                };
-                // Some proxies (tinyproxy) refuse wrong proxy credentials with
-                // 401 instead of 407. A forwarded response that the origin sent
-                // carries the proxy's Via (RFC 9110 requires it); a 401 without
-                // one, answering proxy credentials, is the proxy's own refusal.
-                let refused_by = match (head.status, forward_to, sent_proxy_credentials) {
-                    (StatusCode::UNAUTHORIZED, Some(proxy), true)
-                        if !head.headers.contains(&header::VIA) =>
-                    {
-                        Some(proxy)
-                    }
-                    _ => None,
-                };
-                if let (Some(jar), None) = (&self.inner.cookies, refused_by) {
-                    // (The map of all fields is made only when there is one.)
-                    if head.status != StatusCode::PROXY_AUTHENTICATION_REQUIRED
-                        && head.headers.contains(&header::SET_COOKIE)
-                    {
-                        jar.store_response(head.headers.map(), url);
-                    }
-                }
-                // An authentication round: that refusal, an origin's 401 that
-                // ferry answers (when it cannot, or can no longer, the 401 is
-                // the response, as the origin sent it), or a forwarding proxy's
-                // 407. Each is answered (or given up) from the head, then its
-                // body read at the one await below: rounds are rare, and one
-                // await keeps their state out of the rest of the request's
-                // future.
-                let round = if let Some(proxy) = refused_by {
-                    Some((Round::Refused(proxy), Ok(())))
-                } else if let (StatusCode::UNAUTHORIZED, Some(session)) =
-                    (head.status, origin_auth.as_mut())
-                {
-                    let challenges = ferry_proto::auth::parse_all(
-                        (head.headers.map())
-                            .get_all(header::WWW_AUTHENTICATE)
-                            .iter()
-                            .map(|v| v.as_bytes()),
-                    );
-                    let answered = session.answer(
-                        head.status.as_u16(),
-                        &challenges,
-                        req.method.as_str(),
-                        auth_uri,
-                    );
-                    answered.is_ok().then_some((Round::Origin, Ok(())))
-                } else if let (StatusCode::PROXY_AUTHENTICATION_REQUIRED, Some(proxy)) =
-                    (head.status, forward_to)
-                {
-                    if auth.is_none() && hand_auth.is_none() {
-                        auth = Some(Box::new(AuthSession::for_proxy(
-                            &self.inner.connector.auth,
-                            proxy,
-                        )));
-                    }
-                    let answered = match auth.as_mut() {
-                        // A hand-set Proxy-Authorization was refused.
-                        None => Err(GiveUp::Rejected),
-                        Some(session) => {
-                            let challenges = ferry_proto::auth::parse_all(
-                                (head.headers.map())
-                                    .get_all(header::PROXY_AUTHENTICATE)
-                                    .iter()
-                                    .map(|v| v.as_bytes()),
-                            );
-                            session.answer(
-                                head.status.as_u16(),
-                                &challenges,
-                                req.method.as_str(),
-                                auth_uri,
-                            )
-                        }
-                    };
-                    Some((Round::Proxy(proxy), answered))
-                } else {
-                    None
-                };
-                if let Some((round, answered)) = round {
-                    // The refused connection is not kept.
-                    let keep = !matches!(round, Round::Refused(_));
-                    let (body, complete, next) =
-                        Box::pin(self.end_round(source, conn, keep, deadline)).await;
-                    let status = head.status;
-                    let proxy_error = |proxy: &ProxyUrl, give_up| {
-                        // The reason phrase as the proxy sent it (escaped
-                        // where it is shown).
-                        let reason = match head.headers.reason() {
-                            Some(r) => String::from_utf8_lossy(r).into_owned(),
-                            None => status.canonical_reason().unwrap_or("").to_owned(),
-                        };
-                        let response = ProxyResponse {
-                            status,
-                            reason,
-                            headers: head.headers.into_map(),
-                            body,
-                            truncated: !complete,
-                            answered_connect: false,
-                        };
-                        let e = auth_error(response, give_up)
-                            .with_url(url)
-                            .with_hop(HopLabel::of(proxy))
-                            .with_connects(u32::from(!reused));
-                        e.with_sent(sent_head.take().map(|h| *h))
-                    };
-                    let (session, peer) = match (round, answered) {
-                        (Round::Refused(proxy), _) => {
-                            return Err(proxy_error(proxy, GiveUp::Rejected));
-                        }
-                        (Round::Proxy(proxy), Err(give_up)) => {
-                            return Err(proxy_error(proxy, give_up));
-                        }
-                        (Round::Proxy(proxy), Ok(())) => (auth.as_mut(), proxy.to_string()),
-                        (Round::Origin, _) => (origin_auth.as_mut(), target.host.to_string()),
-                    };
-                    kept = next;
-                    if let Some(session) = session {
-                        if kept.is_none() {
-                            session.connection_lost();
-                        }
-                        session.take_rounds(|| peer, &mut rounds);
-                    }
-                    continue;
-                }
-                for session in [&mut auth, &mut origin_auth].into_iter().flatten() {
-                    session.succeeded();
-                }
-                let meta = Meta {
-                    route,
-                    reused,
-                    auth_rounds: rounds,
-                    conn: conn.info.clone(),
-                    first_byte: start.elapsed(),
-                    sent_head: sent_head.take(),
-                };
-                let decoder = self.decoder_for(req, &mut head);
-                let give_back = match conn.sender {
-                    Sender::H1(_) => Some(GiveBack {
-                        pool: self.inner.pool.clone(),
-                        key,
-                        conn,
-                    }),
-                    Sender::H2(_) => None,
-                };
-                let body = ResponseBody::new(
-                    source,
-                    give_back,
-                    self.inner.read_timeout,
-                    deadline,
-                    decoder,
-                );
-                return Ok(Response::new(head, url.clone(), meta, body));
-            }
+        // The exchange is made here and moved into its future once: made
+        // inside an async block, it would be held there twice.
+        match Exchange::start(self, req, body, deadline) {
+            Ok(exchange) => Either::Left(exchange.run()),
+            Err(e) => Either::Right(std::future::ready(Err(e))),
         }
     }
 
@@ -437,137 +92,580 @@ impl Client {
         headers.remove(header::CONTENT_LENGTH);
         Some(Box::new(decoder))
     }
-
-    /// The end of an authentication round on `conn`: the rest of the
-    /// challenge's body (as much as [`drain_capped`] takes, and whether its
-    /// end was reached), and, when `keep`, the connection if it can carry
-    /// the next round (NTLM needs the same one): only after the whole body.
-    async fn end_round(
-        &self,
-        mut source: Source,
-        mut conn: Conn,
-        keep: bool,
-        deadline: Option<Deadline>,
-    ) -> (bytes::Bytes, bool, Option<Conn>) {
-        let (body, complete) = drain_capped(&mut source, self.inner.read_timeout, deadline).await;
-        if !keep {
-            return (body, complete, None);
-        }
-        source.restore(&mut conn);
-        drop(source);
-        let kept = self.keep_for_next_round(conn, complete).await;
-        (body, complete, kept)
-    }
-
-    async fn keep_for_next_round(&self, mut conn: Conn, body_complete: bool) -> Option<Conn> {
-        match &mut conn.sender {
-            Sender::H1(Some(_)) if body_complete => Some(conn),
-            Sender::H2(s) if body_complete => s.ready().await.ok().map(|_| conn),
-            _ => None,
-        }
-    }
-
-    async fn connect(
-        &self,
-        key: &PoolKey,
-        hand_auth: Option<&HeaderValue>,
-        deadline: Option<Deadline>,
-    ) -> Result<Conn, Error> {
-        let est = self
-            .inner
-            .connector
-            .connect(key, hand_auth, deadline)
-            .await?;
-        // Prior knowledge: h2 to the origin unless ALPN said otherwise (a
-        // forwarding proxy always gets HTTP/1.1).
-        let forward = matches!(key, PoolKey::Forward(_));
-        let alpn_said = est
-            .info
-            .origin_tls
-            .as_ref()
-            .is_some_and(|t| t.alpn.is_some());
-        let h2 = est.h2 || (self.inner.h2_prior_knowledge && !forward && !alpn_said);
-        if !h2 {
-            // The blocking client drives the connection with blocking calls
-            // when every layer of it can be (a stream that cannot stays
-            // async, on the thread's runtime).
-            let h1 = if self.inner.blocking_io && est.io.can_block() {
-                let io = est.io.into_blocking().map_err(|e| {
-                    Error::new(
-                        Kind::Connect,
-                        format!("cannot hand the connection to the blocking client: {e}"),
-                    )
-                    .with_source(e)
-                })?;
-                H1Conn::blocking(io)
-            } else {
-                H1Conn::nonblocking(est.io)
-            };
-            return Ok(Conn::new(Sender::H1(Some(Box::new(h1))), est.info));
-        }
-        let exec = InlineExec::default();
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(exec.clone())
-            .handshake(TokioIo::new(est.io))
-            .await
-            .map_err(|e| {
-                let e = Error::new(Kind::Request, format!("HTTP/2 handshake failed: {e}"))
-                    .with_source(e);
-                match key.proxy() {
-                    Some(p) => e.with_hop(HopLabel::of(p)),
-                    None => e,
-                }
-            })?;
-        tokio::spawn(Driver::new(conn, &exec));
-        let conn = Conn::new(Sender::H2(sender), est.info);
-        if let Some(shared) = conn.share() {
-            self.inner.pool.checkin(key.clone(), shared);
-        }
-        Ok(conn)
-    }
 }
 
-/// What kind of authentication round a response is (see [`Client::send`]).
-enum Round<'a> {
-    /// A forwarding proxy refused its credentials with a 401.
-    Refused(&'a ProxyUrl),
+/// The state of one exchange, across its rounds.
+pub(super) struct Exchange<'a> {
+    client: &'a Client,
+    req: &'a Request,
+    deadline: Option<Deadline>,
+    start: Instant,
+    resolved: Arc<Resolved>,
+    key: PoolKey,
+    /// A `Proxy-Authorization` set by hand: it is for the proxy, and rides
+    /// on the `CONNECT` of a tunnel, on forwarded requests, and nowhere
+    /// else.
+    hand_auth: Option<&'a HeaderValue>,
+    /// The forwarding proxy's session: made before the first 407 only when
+    /// its proxy has credentials (preemptive Basic). (Tunnels answer their
+    /// proxies' 407s in the connector.) Both sessions are boxed: they are
+    /// held in the request's future, for the many requests that have none.
+    proxy_auth: Option<Box<AuthSession>>,
+    /// The origin's session, unless `Authorization` was set by hand.
+    origin_auth: Option<Box<AuthSession>>,
+    /// The body for the next round, and a copy to send again after that
+    /// (none when it is a stream).
+    body: Option<Body>,
+    resend: Option<Body>,
+    /// A failed round was retried already (once is all).
+    retried: bool,
+    /// The connection the last authentication round kept for the next.
+    kept: Option<Conn>,
+    /// The challenges answered, in order ([`Response::auth_rounds`]).
+    rounds: Vec<AuthRound>,
+    /// The last request head sent, when they are kept.
+    sent_head: Option<Box<SentHead>>,
+}
+
+/// What one round came to (step 4).
+enum Round {
+    /// The answer to return.
+    Final(Answer),
+    /// An authentication round: its body is read, then the request goes
+    /// again, or the exchange ends with the error.
+    Challenge(Answer, Challenge),
+    /// A reused connection failed before any answer: the request goes
+    /// again, on another.
+    Retry,
+}
+
+/// The kind of an authentication round.
+enum Challenge {
+    /// A forwarding proxy's 407, answered.
+    Proxy,
     /// An origin's 401, answered.
     Origin,
-    /// A forwarding proxy's 407.
-    Proxy(&'a ProxyUrl),
+    /// A forwarding proxy that ferry stops answering: its 407 cannot be
+    /// answered, or it refused the credentials with a 401.
+    GivenUp(GiveUp),
 }
 
-/// Reads a 401/407 body to its end so that the connection can carry the
-/// next round, if it is short and comes at once: at most
-/// [`CHALLENGE_BODY_CAP`] of it, within [`CHALLENGE_BODY_WAIT`] (and the
-/// request's own deadline). Says whether the end was reached; when not, the
-/// connection must not be reused. A challenge is answered from its head, so
-/// a peer that sends a huge or slow body holds up only this wait.
-async fn drain_capped(
-    source: &mut Source,
-    read_timeout: Option<Duration>,
-    deadline: Option<Deadline>,
-) -> (bytes::Bytes, bool) {
-    let window = Deadline::after(CHALLENGE_BODY_WAIT);
-    let deadline = match deadline {
-        Some(d) if d.at < window.at => d,
-        _ => window,
-    };
-    let wait = Wait::new(read_timeout, Some(deadline));
-    let mut kept = Vec::new();
-    loop {
-        match source.data(wait).await {
-            Ok(Some(data)) => {
-                let room = CHALLENGE_BODY_CAP - kept.len();
-                if data.len() > room {
-                    kept.extend_from_slice(&data[..room]);
-                    return (kept.into(), false);
+/// The head of an answer, where its body comes from, and its connection.
+struct Answer {
+    head: ResponseHead,
+    source: Source,
+    conn: Conn,
+    reused: bool,
+    /// The request carried proxy credentials.
+    sent_proxy_credentials: bool,
+}
+
+impl<'a> Exchange<'a> {
+    /// Step 1: the route, the pool key and the sessions.
+    fn start(
+        client: &'a Client,
+        req: &'a Request,
+        body: Body,
+        deadline: Option<Deadline>,
+    ) -> Result<Exchange<'a>, Error> {
+        let start = Instant::now();
+        let resolved = client.resolve(req.proxies.as_deref(), &req.url)?;
+        let hand_auth = req.headers.get(header::PROXY_AUTHORIZATION);
+        let key = PoolKey::new(&resolved.route, &resolved.target, hand_auth);
+        let proxy_auth = match (forwarding_proxy(&resolved.route), hand_auth) {
+            (Some(p), None) if p.credentials().is_some() => Some(Box::new(AuthSession::for_proxy(
+                &client.inner.connector.auth,
+                p,
+            ))),
+            _ => None,
+        };
+        let origin_auth = origin_session(client, req, &resolved.target.host);
+        Ok(Exchange {
+            client,
+            req,
+            deadline,
+            start,
+            resolved,
+            key,
+            hand_auth,
+            proxy_auth,
+            origin_auth,
+            resend: body.try_clone(),
+            body: Some(body),
+            retried: false,
+            kept: None,
+            rounds: Vec::new(),
+            sent_head: None,
+        })
+    }
+
+    /// Steps 2 to 6, round after round. (Not an async fn: the exchange is
+    /// held in its future once, see [`Client::send`].)
+    #[allow(clippy::manual_async_fn)]
+    fn run(mut self) -> impl Future<Output = Result<Response, Error>> + 'a {
+        async move {
+            loop {
+                let (conn, reused) = self.connection().await?;
+                let round = match self.send_once(conn, reused).await? {
+                    Some(answer) => self.classify(answer),
+                    None => Round::Retry,
+                };
+                match round {
+                    Round::Final(answer) => return Ok(self.respond(answer)),
+                    // Boxed: rounds are rare, and their state stays out of
+                    // every request's future.
+                    Round::Challenge(answer, challenge) => {
+                        Box::pin(self.end_round(answer, challenge)).await?;
+                    }
+                    Round::Retry => {}
                 }
-                kept.extend_from_slice(&data);
             }
-            Ok(None) => return (kept.into(), true),
-            Err(_) => return (kept.into(), false),
         }
     }
+
+    /// Step 2: a connection, and whether it was used before.
+    async fn connection(&mut self) -> Result<(Conn, bool), Error> {
+        loop {
+            let (mut conn, reused) = match self.kept.take() {
+                Some(c) => (c, true),
+                None => match self.client.inner.pool.checkout(&self.key, self.start) {
+                    Some(c) => (c, true),
+                    // Boxed: opening a connection is a large state machine
+                    // that reused connections never need.
+                    None => {
+                        let connect = self
+                            .client
+                            .connect(&self.key, self.hand_auth, self.deadline);
+                        let conn = Box::pin(connect)
+                            .await
+                            .map_err(|e| e.with_url(&self.req.url))?;
+                        // The 407s its CONNECTs answered belong to this request.
+                        self.rounds.extend_from_slice(&conn.info.auth_rounds);
+                        (conn, false)
+                    }
+                },
+            };
+            // A request that cannot be sent again goes on a reused
+            // connection only if it has not been closed meanwhile.
+            if let Sender::H1(c) = &mut conn.sender {
+                if reused
+                    && !is_idempotent(&self.req.method)
+                    && !c.as_mut().is_some_and(|c| c.alive())
+                {
+                    continue;
+                }
+            }
+            return Ok((conn, reused));
+        }
+    }
+
+    /// Step 3: the request sent once on `conn`, and the answer's head;
+    /// `None` when it must go again on another connection. (Not an async
+    /// fn: it only picks the protocol's step, whose future is awaited as it
+    /// is.)
+    fn send_once(
+        &mut self,
+        mut conn: Conn,
+        reused: bool,
+    ) -> impl Future<Output = Result<Option<Answer>, Error>> + use<'_, 'a> {
+        match &mut conn.sender {
+            Sender::H1(slot) => match slot.take() {
+                Some(h1) => Either::Left(self.send_h1(h1, conn, reused)),
+                None => Either::Right(Either::Left(std::future::ready(Ok(None)))),
+            },
+            // Boxed, like the other rare paths: inline, hyper's future
+            // would be in every request's.
+            Sender::H2(sender) => {
+                let sender = sender.clone();
+                Either::Right(Either::Right(Box::pin(self.send_h2(sender, conn, reused))))
+            }
+        }
+    }
+
+    /// What every round does before it sends: the request-target, and the
+    /// sessions' next headers made for it.
+    fn prepare(&mut self, h2: bool) -> Cow<'a, str> {
+        let (req, resolved) = (self.req, &self.resolved);
+        let target_form = request_target(req, &resolved.route, &resolved.authority, h2);
+        let uri = auth_uri(req, &resolved.route, &target_form);
+        for session in [&mut self.proxy_auth, &mut self.origin_auth]
+            .into_iter()
+            .flatten()
+        {
+            session.prepare(req.method.as_str(), uri);
+        }
+        target_form
+    }
+
+    /// What decides the request's headers in this round.
+    fn outgoing(&self, h2: bool) -> Outgoing<'_> {
+        Outgoing {
+            req: self.req,
+            route: &self.resolved.route,
+            host: &self.resolved.host_header,
+            h2,
+            proxy_auth: self.proxy_auth.as_deref().and_then(AuthSession::header),
+            authorization: self.origin_auth.as_deref().and_then(AuthSession::header),
+        }
+    }
+
+    fn sends_proxy_credentials(&self) -> bool {
+        self.hand_auth.is_some()
+            || self
+                .proxy_auth
+                .as_deref()
+                .and_then(AuthSession::header)
+                .is_some()
+    }
+
+    /// Step 3 on ferry's HTTP/1.1 connection. (Not an async fn: its
+    /// arguments would be held in its future twice, rust-lang/rust#62958.)
+    #[allow(clippy::manual_async_fn)]
+    fn send_h1(
+        &mut self,
+        mut h1: Box<H1Conn>,
+        conn: Conn,
+        reused: bool,
+    ) -> impl Future<Output = Result<Option<Answer>, Error>> + use<'_, 'a> {
+        async move {
+            let (client, req) = (self.client, self.req);
+            let sent_proxy_credentials = self.sends_proxy_credentials();
+            // (What the head is made of is not held across the await.)
+            let head = {
+                let target_form = self.prepare(false);
+                let mut head = h1.head(&req.method, &target_form);
+                client.h1_headers(&self.outgoing(false), &mut head);
+                if client.inner.keep_sent_heads {
+                    head.keep_sent();
+                }
+                head
+            };
+            let body = self.next_body()?;
+            let wait = Wait::new(client.inner.read_timeout, self.deadline);
+            let result = h1.send(head, &req.method, body, wait).await;
+            self.sent_head = h1.take_sent();
+            let failure = match result {
+                Ok(head) => {
+                    if let Some(proxy) = forwarding_proxy(&self.resolved.route) {
+                        told_plain_http_to_tls(&head, proxy, &req.url)?;
+                    }
+                    let (head, body) = H1Body::split(h1, head);
+                    return Ok(Some(Answer {
+                        head,
+                        source: Source::H1(body),
+                        conn,
+                        reused,
+                        sent_proxy_credentials,
+                    }));
+                }
+                Err(failure) => failure,
+            };
+            if reused && !self.retried && failure.before_response() && is_idempotent(&req.method) {
+                tracing::debug!(
+                    "request on a reused connection failed ({failure}); retrying on a new one"
+                );
+                self.retried = true;
+                return Ok(None);
+            }
+            let route = &self.resolved.route;
+            let e = h1_error(failure, h1.unread(), !reused, route, &conn, &req.url);
+            Err(self.failed(e, reused))
+        }
+    }
+
+    /// Step 3 on hyper's HTTP/2 connection (`sender` is `conn`'s).
+    async fn send_h2(
+        &mut self,
+        mut sender: hyper::client::conn::http2::SendRequest<Body>,
+        conn: Conn,
+        reused: bool,
+    ) -> Result<Option<Answer>, Error> {
+        let (client, req) = (self.client, self.req);
+        let sent_proxy_credentials = self.sends_proxy_credentials();
+        let target_form = &*self.prepare(true);
+        let body = self.next_body()?;
+        let headers = client.header_map(&self.outgoing(true));
+        if client.inner.keep_sent_heads {
+            let sent = SentHead::from_h2(&req.method, target_form, &headers);
+            self.sent_head = Some(Box::new(sent));
+        }
+        let request = h2_request(req, target_form, headers, body)?;
+        let read_timeout = client.inner.read_timeout;
+        let sending = sender.try_send_request(request);
+        let sent = with_timeout(read_timeout, TimeoutPhase::Read, sending)
+            .await
+            .map_err(|e| e.with_url(&req.url))?;
+        let mut failed = match sent {
+            Ok(resp) => {
+                let (parts, body) = resp.into_parts();
+                return Ok(Some(Answer {
+                    head: ResponseHead::from(parts),
+                    source: Source::H2(body),
+                    conn,
+                    reused,
+                    sent_proxy_credentials,
+                }));
+            }
+            Err(failed) => failed,
+        };
+        let unsent = failed.take_message();
+        let error = failed.into_error();
+        client.inner.pool.remove(&self.key, conn.id);
+        let safe =
+            unsent.is_some() || (is_idempotent(&req.method) && error.is_incomplete_message());
+        if reused && !self.retried && safe {
+            tracing::debug!(
+                "request on a shared connection failed ({error}); retrying on a new one"
+            );
+            self.retried = true;
+            self.body = unsent.map(|r| r.into_body());
+            return Ok(None);
+        }
+        let e = h2_error(error, &self.resolved.route, &conn, &req.url);
+        Err(self.failed(e, reused))
+    }
+
+    /// The body for this round: the one given, or a copy of it.
+    fn next_body(&mut self) -> Result<Body, Error> {
+        self.body
+            .take()
+            .or_else(|| self.resend.as_ref().and_then(Body::try_clone))
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Request,
+                    "the request must be sent again, but its body was a stream",
+                )
+                .with_url(&self.req.url)
+            })
+    }
+
+    /// `e`, with what the exchange did on the way to it: the connection it
+    /// opened, the head it sent.
+    fn failed(&mut self, e: Error, reused: bool) -> Error {
+        e.with_connects(u32::from(!reused))
+            .with_sent(self.sent_head.take().map(|h| *h))
+    }
+
+    /// Step 4: what the answer is. Also stores its cookies, unless it is a
+    /// proxy's, not the origin's.
+    fn classify(&mut self, answer: Answer) -> Round {
+        let (head, req) = (&answer.head, self.req);
+        let route = &self.resolved.route;
+        let proxy = forwarding_proxy(route);
+        // Some proxies (tinyproxy) refuse wrong proxy credentials with 401
+        // instead of 407. A forwarded response that the origin sent carries
+        // the proxy's Via (RFC 9110 requires it); a 401 without one,
+        // answering proxy credentials, is the proxy's own refusal.
+        let refused = head.status == StatusCode::UNAUTHORIZED
+            && proxy.is_some()
+            && answer.sent_proxy_credentials
+            && !head.headers.contains(&header::VIA);
+        if let (Some(jar), false) = (&self.client.inner.cookies, refused) {
+            // (The map of all fields is made only when there is one.)
+            if head.status != StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                && head.headers.contains(&header::SET_COOKIE)
+            {
+                jar.store_response(head.headers.map(), &req.url);
+            }
+        }
+        let fields = |name| {
+            head.headers
+                .map()
+                .get_all(name)
+                .into_iter()
+                .map(|v| v.as_bytes())
+        };
+        let challenge = match (head.status, proxy) {
+            _ if refused => Some(Challenge::GivenUp(GiveUp::Rejected)),
+            // An origin's 401 that ferry answers; when it cannot (or can no
+            // longer), the 401 is the response, as the origin sent it.
+            (StatusCode::UNAUTHORIZED, _) if self.origin_auth.is_some() => {
+                let target_form = request_target(req, route, &self.resolved.authority, false);
+                let uri = auth_uri(req, route, &target_form);
+                let session = self.origin_auth.as_deref_mut();
+                let fields = fields(header::WWW_AUTHENTICATE);
+                challenge::answer(session, 401, fields, req.method.as_str(), uri)
+                    .ok()
+                    .map(|()| Challenge::Origin)
+            }
+            (StatusCode::PROXY_AUTHENTICATION_REQUIRED, Some(proxy)) => {
+                if self.proxy_auth.is_none() && self.hand_auth.is_none() {
+                    let settings = &self.client.inner.connector.auth;
+                    self.proxy_auth = Some(Box::new(AuthSession::for_proxy(settings, proxy)));
+                }
+                let target_form = request_target(req, route, &self.resolved.authority, false);
+                let uri = auth_uri(req, route, &target_form);
+                let session = self.proxy_auth.as_deref_mut();
+                let fields = fields(header::PROXY_AUTHENTICATE);
+                match challenge::answer(session, 407, fields, req.method.as_str(), uri) {
+                    Ok(()) => Some(Challenge::Proxy),
+                    Err(give_up) => Some(Challenge::GivenUp(give_up)),
+                }
+            }
+            _ => None,
+        };
+        match challenge {
+            Some(challenge) => Round::Challenge(answer, challenge),
+            None => Round::Final(answer),
+        }
+    }
+
+    /// Step 5: the end of an authentication round: its body read (as
+    /// much as [`read_capped`] takes), and the connection kept for the
+    /// next round if it can carry it; or the error, when ferry gave up.
+    async fn end_round(&mut self, answer: Answer, challenge: Challenge) -> Result<(), Error> {
+        let Answer {
+            head,
+            mut source,
+            mut conn,
+            reused,
+            ..
+        } = answer;
+        let read_timeout = self.client.inner.read_timeout;
+        let body = read_capped(
+            &mut source,
+            CHALLENGE_BODY_WAIT,
+            read_timeout,
+            self.deadline,
+        )
+        .await;
+        let (session, peer) = match challenge {
+            Challenge::GivenUp(give_up) => return Err(self.given_up(head, body, give_up, reused)),
+            Challenge::Proxy => (self.proxy_auth.as_deref_mut(), Peer::Proxy),
+            Challenge::Origin => (self.origin_auth.as_deref_mut(), Peer::Origin),
+        };
+        source.restore(&mut conn);
+        drop(source);
+        self.kept = self.client.keep_for_next_round(conn, body.complete).await;
+        if let Some(session) = session {
+            challenge::next_round(session, self.kept.is_some());
+            let resolved = &self.resolved;
+            let peer = || match peer {
+                Peer::Proxy => {
+                    forwarding_proxy(&resolved.route).map_or_else(String::new, |p| p.to_string())
+                }
+                Peer::Origin => resolved.target.host.to_string(),
+            };
+            session.take_rounds(peer, &mut self.rounds);
+        }
+        Ok(())
+    }
+
+    /// The error for a forwarding proxy's challenge or refusal that ferry
+    /// gives up on, with the proxy's answer.
+    fn given_up(
+        &mut self,
+        head: ResponseHead,
+        body: Capped,
+        give_up: GiveUp,
+        reused: bool,
+    ) -> Error {
+        let status = head.status;
+        // The reason phrase as the proxy sent it (escaped where it is shown).
+        let reason = match head.headers.reason() {
+            Some(r) => String::from_utf8_lossy(r).into_owned(),
+            None => status.canonical_reason().unwrap_or("").to_owned(),
+        };
+        let response = ProxyResponse {
+            status,
+            reason,
+            headers: head.headers.into_map(),
+            body: body.body,
+            truncated: !body.complete,
+            answered_connect: false,
+        };
+        let mut e = auth_error(response, give_up).with_url(&self.req.url);
+        if let Some(proxy) = forwarding_proxy(&self.resolved.route) {
+            e = e.with_hop(HopLabel::of(proxy));
+        }
+        self.failed(e, reused)
+    }
+
+    /// Step 6: the response, its body read on from the connection.
+    fn respond(mut self, answer: Answer) -> Response {
+        for session in [&mut self.proxy_auth, &mut self.origin_auth]
+            .into_iter()
+            .flatten()
+        {
+            session.succeeded();
+        }
+        let Answer {
+            mut head,
+            source,
+            conn,
+            reused,
+            ..
+        } = answer;
+        let client = self.client;
+        let meta = Meta {
+            route: self.resolved.route.clone(),
+            reused,
+            auth_rounds: self.rounds,
+            conn: conn.info.clone(),
+            first_byte: self.start.elapsed(),
+            sent_head: self.sent_head,
+        };
+        let decoder = client.decoder_for(self.req, &mut head);
+        let give_back = match conn.sender {
+            Sender::H1(_) => Some(GiveBack {
+                pool: client.inner.pool.clone(),
+                key: self.key,
+                conn,
+            }),
+            Sender::H2(_) => None,
+        };
+        let read_timeout = client.inner.read_timeout;
+        let body = ResponseBody::new(source, give_back, read_timeout, self.deadline, decoder);
+        Response::new(head, self.req.url.clone(), meta, body)
+    }
+}
+
+/// Who asked in an authentication round, for its record.
+#[derive(Clone, Copy)]
+enum Peer {
+    Proxy,
+    Origin,
+}
+
+/// The proxy that reads the request, on a forwarding route.
+fn forwarding_proxy(route: &Route) -> Option<&ProxyUrl> {
+    match route.kind() {
+        RouteKind::Forward => route.proxy(),
+        _ => None,
+    }
+}
+
+/// The request-target Digest hashes: the absolute form to a forwarding
+/// proxy (as sent), the path otherwise (HTTP/2 sends it as `:path`).
+fn auth_uri<'t>(req: &'t Request, route: &Route, target_form: &'t str) -> &'t str {
+    match route.kind() {
+        RouteKind::Forward => target_form,
+        _ => &req.url[url::Position::BeforePath..url::Position::AfterQuery],
+    }
+}
+
+/// The origin's session: for the request's credentials, or the netrc's for
+/// its host, when they apply to its URL and `Authorization` was not set by
+/// hand.
+fn origin_session(client: &Client, req: &Request, host: &str) -> Option<Box<AuthSession>> {
+    let url = &req.url;
+    let from_netrc = match (&req.auth, &client.inner.netrc) {
+        (None, Some(netrc)) => netrc
+            .lookup(host)
+            .map(|c| OriginAuth::new(c, AuthScheme::Any, url)),
+        _ => None,
+    };
+    let auth = req.auth.as_deref().or(from_netrc.as_ref())?;
+    if !auth.applies_to(url) || req.headers.contains_key(header::AUTHORIZATION) {
+        return None;
+    }
+    let settings = AuthSettings {
+        scheme: auth.scheme,
+        custom: None,
+    };
+    let credentials = Some(auth.credentials.clone());
+    let session = AuthSession::new(&settings, credentials, host, AuthTarget::Origin);
+    Some(Box::new(session))
 }
 
 fn is_idempotent(m: &Method) -> bool {
