@@ -38,6 +38,7 @@ mod errors;
 mod follow;
 mod headers;
 mod into_url;
+mod rounds;
 mod send;
 
 pub(crate) use headers::DefaultsSet;

@@ -42,19 +42,19 @@ use http::{Method, StatusCode};
 
 use super::errors::{h1_error, h2_error, told_plain_http_to_tls};
 use super::headers::{h2_request, request_target, Outgoing};
+use super::rounds::{origin_session, Challenge};
 use super::{Client, Resolved};
-use crate::auth::{AuthRound, AuthScheme, AuthSession, AuthSettings, AuthTarget, GiveUp};
+use crate::auth::{AuthRound, AuthSession};
 use crate::body::Body;
-use crate::challenge::{self, auth_error, read_capped, Capped, CHALLENGE_BODY_WAIT};
 use crate::connect::with_timeout;
 use crate::decode::Decoder;
-use crate::error::{Error, Kind, ProxyResponse, TimeoutPhase};
+use crate::error::{Error, Kind, TimeoutPhase};
 use crate::h1::{Deadline, H1Body, H1Conn, Wait};
 use crate::head::ResponseHead;
 use crate::pool::{Conn, Sender};
-use crate::request::{OriginAuth, Request};
+use crate::request::Request;
 use crate::response::{GiveBack, Meta, Response, ResponseBody, Source};
-use crate::route::{HopLabel, PoolKey, Route, RouteKind};
+use crate::route::{PoolKey, Route, RouteKind};
 use crate::sent::SentHead;
 
 impl Client {
@@ -96,39 +96,39 @@ impl Client {
 
 /// The state of one exchange, across its rounds.
 pub(super) struct Exchange<'a> {
-    client: &'a Client,
-    req: &'a Request,
-    deadline: Option<Deadline>,
-    start: Instant,
-    resolved: Arc<Resolved>,
-    key: PoolKey,
+    pub(super) client: &'a Client,
+    pub(super) req: &'a Request,
+    pub(super) deadline: Option<Deadline>,
+    pub(super) start: Instant,
+    pub(super) resolved: Arc<Resolved>,
+    pub(super) key: PoolKey,
     /// A `Proxy-Authorization` set by hand: it is for the proxy, and rides
     /// on the `CONNECT` of a tunnel, on forwarded requests, and nowhere
     /// else.
-    hand_auth: Option<&'a HeaderValue>,
+    pub(super) hand_auth: Option<&'a HeaderValue>,
     /// The forwarding proxy's session: made before the first 407 only when
     /// its proxy has credentials (preemptive Basic). (Tunnels answer their
     /// proxies' 407s in the connector.) Both sessions are boxed: they are
     /// held in the request's future, for the many requests that have none.
-    proxy_auth: Option<Box<AuthSession>>,
+    pub(super) proxy_auth: Option<Box<AuthSession>>,
     /// The origin's session, unless `Authorization` was set by hand.
-    origin_auth: Option<Box<AuthSession>>,
+    pub(super) origin_auth: Option<Box<AuthSession>>,
     /// The body for the next round, and a copy to send again after that
     /// (none when it is a stream).
-    body: Option<Body>,
-    resend: Option<Body>,
+    pub(super) body: Option<Body>,
+    pub(super) resend: Option<Body>,
     /// A failed round was retried already (once is all).
-    retried: bool,
+    pub(super) retried: bool,
     /// The connection the last authentication round kept for the next.
-    kept: Option<Conn>,
+    pub(super) kept: Option<Conn>,
     /// The challenges answered, in order ([`Response::auth_rounds`]).
-    rounds: Vec<AuthRound>,
+    pub(super) rounds: Vec<AuthRound>,
     /// The last request head sent, when they are kept.
-    sent_head: Option<Box<SentHead>>,
+    pub(super) sent_head: Option<Box<SentHead>>,
 }
 
 /// What one round came to (step 4).
-enum Round {
+pub(super) enum Round {
     /// The answer to return.
     Final(Answer),
     /// An authentication round: its body is read, then the request goes
@@ -139,25 +139,14 @@ enum Round {
     Retry,
 }
 
-/// The kind of an authentication round.
-enum Challenge {
-    /// A forwarding proxy's 407, answered.
-    Proxy,
-    /// An origin's 401, answered.
-    Origin,
-    /// A forwarding proxy that ferry stops answering: its 407 cannot be
-    /// answered, or it refused the credentials with a 401.
-    GivenUp(GiveUp),
-}
-
 /// The head of an answer, where its body comes from, and its connection.
-struct Answer {
-    head: ResponseHead,
-    source: Source,
-    conn: Conn,
-    reused: bool,
+pub(super) struct Answer {
+    pub(super) head: ResponseHead,
+    pub(super) source: Source,
+    pub(super) conn: Conn,
+    pub(super) reused: bool,
     /// The request carried proxy credentials.
-    sent_proxy_credentials: bool,
+    pub(super) sent_proxy_credentials: bool,
 }
 
 impl<'a> Exchange<'a> {
@@ -441,144 +430,9 @@ impl<'a> Exchange<'a> {
 
     /// `e`, with what the exchange did on the way to it: the connection it
     /// opened, the head it sent.
-    fn failed(&mut self, e: Error, reused: bool) -> Error {
+    pub(super) fn failed(&mut self, e: Error, reused: bool) -> Error {
         e.with_connects(u32::from(!reused))
             .with_sent(self.sent_head.take().map(|h| *h))
-    }
-
-    /// Step 4: what the answer is. Also stores its cookies, unless it is a
-    /// proxy's, not the origin's.
-    fn classify(&mut self, answer: Answer) -> Round {
-        let (head, req) = (&answer.head, self.req);
-        let route = &self.resolved.route;
-        let proxy = forwarding_proxy(route);
-        // Some proxies (tinyproxy) refuse wrong proxy credentials with 401
-        // instead of 407. A forwarded response that the origin sent carries
-        // the proxy's Via (RFC 9110 requires it); a 401 without one,
-        // answering proxy credentials, is the proxy's own refusal.
-        let refused = head.status == StatusCode::UNAUTHORIZED
-            && proxy.is_some()
-            && answer.sent_proxy_credentials
-            && !head.headers.contains(&header::VIA);
-        if let (Some(jar), false) = (&self.client.inner.cookies, refused) {
-            // (The map of all fields is made only when there is one.)
-            if head.status != StatusCode::PROXY_AUTHENTICATION_REQUIRED
-                && head.headers.contains(&header::SET_COOKIE)
-            {
-                jar.store_response(head.headers.map(), &req.url);
-            }
-        }
-        let fields = |name| {
-            head.headers
-                .map()
-                .get_all(name)
-                .into_iter()
-                .map(|v| v.as_bytes())
-        };
-        let challenge = match (head.status, proxy) {
-            _ if refused => Some(Challenge::GivenUp(GiveUp::Rejected)),
-            // An origin's 401 that ferry answers; when it cannot (or can no
-            // longer), the 401 is the response, as the origin sent it.
-            (StatusCode::UNAUTHORIZED, _) if self.origin_auth.is_some() => {
-                let target_form = request_target(req, route, &self.resolved.authority, false);
-                let uri = auth_uri(req, route, &target_form);
-                let session = self.origin_auth.as_deref_mut();
-                let fields = fields(header::WWW_AUTHENTICATE);
-                challenge::answer(session, 401, fields, req.method.as_str(), uri)
-                    .ok()
-                    .map(|()| Challenge::Origin)
-            }
-            (StatusCode::PROXY_AUTHENTICATION_REQUIRED, Some(proxy)) => {
-                if self.proxy_auth.is_none() && self.hand_auth.is_none() {
-                    let settings = &self.client.inner.connector.auth;
-                    self.proxy_auth = Some(Box::new(AuthSession::for_proxy(settings, proxy)));
-                }
-                let target_form = request_target(req, route, &self.resolved.authority, false);
-                let uri = auth_uri(req, route, &target_form);
-                let session = self.proxy_auth.as_deref_mut();
-                let fields = fields(header::PROXY_AUTHENTICATE);
-                match challenge::answer(session, 407, fields, req.method.as_str(), uri) {
-                    Ok(()) => Some(Challenge::Proxy),
-                    Err(give_up) => Some(Challenge::GivenUp(give_up)),
-                }
-            }
-            _ => None,
-        };
-        match challenge {
-            Some(challenge) => Round::Challenge(answer, challenge),
-            None => Round::Final(answer),
-        }
-    }
-
-    /// Step 5: the end of an authentication round: its body read (as
-    /// much as [`read_capped`] takes), and the connection kept for the
-    /// next round if it can carry it; or the error, when ferry gave up.
-    async fn end_round(&mut self, answer: Answer, challenge: Challenge) -> Result<(), Error> {
-        let Answer {
-            head,
-            mut source,
-            mut conn,
-            reused,
-            ..
-        } = answer;
-        let read_timeout = self.client.inner.read_timeout;
-        let body = read_capped(
-            &mut source,
-            CHALLENGE_BODY_WAIT,
-            read_timeout,
-            self.deadline,
-        )
-        .await;
-        let (session, peer) = match challenge {
-            Challenge::GivenUp(give_up) => return Err(self.given_up(head, body, give_up, reused)),
-            Challenge::Proxy => (self.proxy_auth.as_deref_mut(), Peer::Proxy),
-            Challenge::Origin => (self.origin_auth.as_deref_mut(), Peer::Origin),
-        };
-        source.restore(&mut conn);
-        drop(source);
-        self.kept = self.client.keep_for_next_round(conn, body.complete).await;
-        if let Some(session) = session {
-            challenge::next_round(session, self.kept.is_some());
-            let resolved = &self.resolved;
-            let peer = || match peer {
-                Peer::Proxy => {
-                    forwarding_proxy(&resolved.route).map_or_else(String::new, |p| p.to_string())
-                }
-                Peer::Origin => resolved.target.host.to_string(),
-            };
-            session.take_rounds(peer, &mut self.rounds);
-        }
-        Ok(())
-    }
-
-    /// The error for a forwarding proxy's challenge or refusal that ferry
-    /// gives up on, with the proxy's answer.
-    fn given_up(
-        &mut self,
-        head: ResponseHead,
-        body: Capped,
-        give_up: GiveUp,
-        reused: bool,
-    ) -> Error {
-        let status = head.status;
-        // The reason phrase as the proxy sent it (escaped where it is shown).
-        let reason = match head.headers.reason() {
-            Some(r) => String::from_utf8_lossy(r).into_owned(),
-            None => status.canonical_reason().unwrap_or("").to_owned(),
-        };
-        let response = ProxyResponse {
-            status,
-            reason,
-            headers: head.headers.into_map(),
-            body: body.body,
-            truncated: !body.complete,
-            answered_connect: false,
-        };
-        let mut e = auth_error(response, give_up).with_url(&self.req.url);
-        if let Some(proxy) = forwarding_proxy(&self.resolved.route) {
-            e = e.with_hop(HopLabel::of(proxy));
-        }
-        self.failed(e, reused)
     }
 
     /// Step 6: the response, its body read on from the connection.
@@ -620,15 +474,8 @@ impl<'a> Exchange<'a> {
     }
 }
 
-/// Who asked in an authentication round, for its record.
-#[derive(Clone, Copy)]
-enum Peer {
-    Proxy,
-    Origin,
-}
-
 /// The proxy that reads the request, on a forwarding route.
-fn forwarding_proxy(route: &Route) -> Option<&ProxyUrl> {
+pub(super) fn forwarding_proxy(route: &Route) -> Option<&ProxyUrl> {
     match route.kind() {
         RouteKind::Forward => route.proxy(),
         _ => None,
@@ -637,35 +484,11 @@ fn forwarding_proxy(route: &Route) -> Option<&ProxyUrl> {
 
 /// The request-target Digest hashes: the absolute form to a forwarding
 /// proxy (as sent), the path otherwise (HTTP/2 sends it as `:path`).
-fn auth_uri<'t>(req: &'t Request, route: &Route, target_form: &'t str) -> &'t str {
+pub(super) fn auth_uri<'t>(req: &'t Request, route: &Route, target_form: &'t str) -> &'t str {
     match route.kind() {
         RouteKind::Forward => target_form,
         _ => &req.url[url::Position::BeforePath..url::Position::AfterQuery],
     }
-}
-
-/// The origin's session: for the request's credentials, or the netrc's for
-/// its host, when they apply to its URL and `Authorization` was not set by
-/// hand.
-fn origin_session(client: &Client, req: &Request, host: &str) -> Option<Box<AuthSession>> {
-    let url = &req.url;
-    let from_netrc = match (&req.auth, &client.inner.netrc) {
-        (None, Some(netrc)) => netrc
-            .lookup(host)
-            .map(|c| OriginAuth::new(c, AuthScheme::Any, url)),
-        _ => None,
-    };
-    let auth = req.auth.as_deref().or(from_netrc.as_ref())?;
-    if !auth.applies_to(url) || req.headers.contains_key(header::AUTHORIZATION) {
-        return None;
-    }
-    let settings = AuthSettings {
-        scheme: auth.scheme,
-        custom: None,
-    };
-    let credentials = Some(auth.credentials.clone());
-    let session = AuthSession::new(&settings, credentials, host, AuthTarget::Origin);
-    Some(Box::new(session))
 }
 
 fn is_idempotent(m: &Method) -> bool {
