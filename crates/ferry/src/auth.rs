@@ -21,7 +21,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use ferry_proto::auth::{builtin, choose};
 pub use ferry_proto::auth::{
@@ -29,15 +29,6 @@ pub use ferry_proto::auth::{
 };
 use ferry_proto::Credentials;
 use http::HeaderValue;
-
-/// The most of a 401/407 body (or of a refused `CONNECT`'s) read: past it
-/// the connection is given up. Forwarded requests and tunnels share it.
-pub(crate) const CHALLENGE_BODY_CAP: usize = 64 * 1024;
-/// How long a 401/407 body may take to arrive, from its head: a challenge
-/// is answered from its head, and its body is only read so that the
-/// connection can carry the next round. Forwarded requests and tunnels
-/// share it.
-pub(crate) const CHALLENGE_BODY_WAIT: Duration = Duration::from_secs(1);
 
 /// At most this many challenges are answered in one exchange (NTLM needs
 /// two, Digest one, a stale nonce one more).

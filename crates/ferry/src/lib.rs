@@ -82,6 +82,7 @@
 pub mod auth;
 mod body;
 mod builder;
+mod challenge;
 mod client;
 mod connect;
 pub mod cookie;

@@ -500,6 +500,12 @@ fn tls_error(kind: Kind, what: &str, failure: TlsFailure, hint: Option<String>) 
     }
 }
 
+/// A failed read or write in a proxy handshake (`CONNECT`, SOCKS), saying
+/// what was being done.
+fn io_error(e: std::io::Error, doing: &str) -> Error {
+    Error::new(Kind::ProxyProtocol, format!("{doing}: {e}")).with_source(e)
+}
+
 /// Runs `fut` under an optional timeout.
 pub(crate) async fn with_timeout<F: Future>(
     limit: Option<Duration>,

@@ -10,6 +10,7 @@ use ferry_proto::{ProxyScheme, ProxyUrl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::io::{BoxIo, Prefixed};
+use super::io_error;
 use crate::error::{Error, Kind};
 
 /// Asks the SOCKS proxy at the other end of `io` for a connection to
@@ -113,8 +114,4 @@ fn socks_error(e: SocksError) -> Error {
         Some(h) => err.with_hint(h),
         None => err,
     }
-}
-
-fn io_error(e: std::io::Error, doing: &str) -> Error {
-    Error::new(Kind::ProxyProtocol, format!("{doing}: {e}")).with_source(e)
 }

@@ -1,8 +1,6 @@
 //! The `CONNECT` layer: asks the proxy for a tunnel to the target over the
 //! stream below, driven by `ferry_proto::connect`'s encoder and parsers.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use ferry_proto::connect::{
     encode_request, BodyReader, ConnectError, ConnectErrorKind, HeadParser, Parsed, Progress,
@@ -17,15 +15,15 @@ use super::io::{
     looks_like_socks, says_plain_http_to_tls, silent_proxy_hint, socks_hint, tls_proxy_hint, BoxIo,
     Prefixed,
 };
-use crate::auth::{AuthSession, GiveUp, CHALLENGE_BODY_CAP, CHALLENGE_BODY_WAIT};
+use super::io_error;
+use crate::auth::AuthSession;
+use crate::challenge::{
+    self, auth_error, read_capped, Pieces, CHALLENGE_BODY_CAP, CHALLENGE_BODY_WAIT,
+    REFUSAL_BODY_WAIT,
+};
 use crate::error::{escape_peer_text, Error, Kind, ProxyResponse};
+use crate::h1::{bounded, Wait};
 use crate::sent::SentHead;
-
-/// How long to wait for the rest of a final refusal's body (a 403, a 502)
-/// once its head is in: it goes into the error, for the user to read. A
-/// 407's, which is only read to reuse the connection, gets
-/// [`CHALLENGE_BODY_WAIT`], as on forwarded requests.
-const REFUSAL_BODY_WAIT: Duration = Duration::from_secs(5);
 
 /// The `CONNECT` exchange that opened a tunnel, for display (`ferry -v`):
 /// the request head as sent (credentials as `Basic ***`), and the proxy's
@@ -169,7 +167,7 @@ pub(crate) async fn establish(
             };
             return Ok(Outcome::Open(io, exchange));
         }
-        let (body, truncated, reusable) = read_error_body(&mut io, &head, rest, &mut buf).await;
+        let (body, truncated, reusable) = answer_body(&mut io, &head, rest, &mut buf).await;
         let mut response = proxy_response(&head, body, truncated);
         response.answered_connect = true;
         let status = head.status();
@@ -182,20 +180,15 @@ pub(crate) async fn establish(
         if !(status == 407 || status == 401) {
             return Err(refusal(response, authority));
         }
-        if has_auth {
-            // A hand-set Proxy-Authorization was refused: ferry does not
-            // replace what the caller chose.
-            return Err(auth_error(response, GiveUp::Rejected));
-        }
-        let challenges = ferry_proto::auth::parse_all(
-            head.headers_all("proxy-authenticate")
-                .chain(head.headers_all("www-authenticate")),
-        );
-        if let Err(give_up) = auth.answer(status, &challenges, "CONNECT", authority) {
+        // (A hand-set Proxy-Authorization is not the session's to answer.)
+        let session = (!has_auth).then_some(&mut *auth);
+        let fields = head
+            .headers_all("proxy-authenticate")
+            .chain(head.headers_all("www-authenticate"));
+        if let Err(give_up) = challenge::answer(session, status, fields, "CONNECT", authority) {
             return Err(auth_error(response, give_up));
         }
-        if !reusable {
-            auth.connection_lost();
+        if !challenge::next_round(auth, reusable) {
             return Ok(Outcome::Reconnect);
         }
         tracing::debug!(
@@ -205,52 +198,93 @@ pub(crate) async fn establish(
     }
 }
 
-/// Reads what the proxy sent with its refusal, as far as it comes within a
-/// short wait and [`CHALLENGE_BODY_CAP`] (a 407's next round goes on a new
-/// connection past either); a refusal is reported even when its body is
-/// broken. Also says whether the connection can carry another request.
-async fn read_error_body(
+/// Reads what the proxy sent with its refusal or challenge, as
+/// [`read_capped`] takes it (a 407's next round goes on a new connection
+/// past its cap or wait); a refusal is reported even when its body is
+/// broken. Also says whether the body was cut short, and whether the
+/// connection can carry another request.
+async fn answer_body(
     io: &mut BoxIo,
     head: &ResponseHead,
     rest: Vec<u8>,
     buf: &mut [u8],
 ) -> (Bytes, bool, bool) {
-    let Ok(mut reader) = BodyReader::new(head, CHALLENGE_BODY_CAP) else {
+    let Ok(reader) = BodyReader::new(head, CHALLENGE_BODY_CAP) else {
         return (Bytes::new(), false, false);
     };
-    let mut seen = rest.len();
-    let read = async {
-        let mut progress = reader.push(&rest);
-        loop {
-            match progress {
-                Ok(Progress::Done {
-                    body,
-                    truncated,
-                    reusable,
-                    rest,
-                }) => return Some((Bytes::from(body), truncated, reusable && rest.is_empty())),
-                // (The cap on what is read counts chunk framing too.)
-                Ok(Progress::Incomplete) if seen > CHALLENGE_BODY_CAP => return None,
-                Ok(Progress::Incomplete) => {}
-                Err(_) => return Some((Bytes::new(), false, false)),
-            }
-            progress = match io.read(buf).await {
-                Ok(0) | Err(_) => reader.eof(),
-                Ok(n) => {
-                    seen += n;
-                    reader.push(&buf[..n])
-                }
-            };
-        }
-    };
-    let wait = match head.status() {
+    let window = match head.status() {
         401 | 407 => CHALLENGE_BODY_WAIT,
         _ => REFUSAL_BODY_WAIT,
     };
-    match tokio::time::timeout(wait, read).await {
-        Ok(Some(done)) => done,
-        // Cut short: what was kept, and the connection left.
-        Ok(None) | Err(_) => (Bytes::copy_from_slice(reader.kept()), true, false),
+    let mut body = AnswerBody {
+        seen: rest.len(),
+        first: Some(rest),
+        io,
+        reader,
+        buf,
+        given: 0,
+        end: None,
+    };
+    // (The connector's own limits bound the whole exchange.)
+    let capped = read_capped(&mut body, window, None, None).await;
+    let reusable = capped.complete && body.end == Some(true);
+    (capped.body, !capped.complete, reusable)
+}
+
+/// A `CONNECT` answer's body as [`Pieces`], decoded by `ferry_proto`'s
+/// [`BodyReader`]: what came with the head first, then what is read.
+struct AnswerBody<'a> {
+    io: &'a mut BoxIo,
+    reader: BodyReader,
+    buf: &'a mut [u8],
+    /// The bytes that came with the head, until they are fed.
+    first: Option<Vec<u8>>,
+    /// Bytes received, chunk framing included: the cap counts them too.
+    seen: usize,
+    /// How much of what the reader kept was handed out.
+    given: usize,
+    /// Set at the body's end: whether the connection can carry another
+    /// request (nothing came past the body).
+    end: Option<bool>,
+}
+
+impl Pieces for AnswerBody<'_> {
+    async fn piece(&mut self, wait: Wait) -> Result<Option<Bytes>, ()> {
+        loop {
+            if self.end.is_some() {
+                return Ok(None);
+            }
+            let progress = match self.first.take() {
+                Some(rest) => self.reader.push(&rest),
+                None if self.seen > CHALLENGE_BODY_CAP => return Err(()),
+                None => match bounded(wait, self.io.read(self.buf)).await {
+                    Err(_) => return Err(()),
+                    Ok(Ok(0) | Err(_)) => self.reader.eof(),
+                    Ok(Ok(n)) => {
+                        self.seen += n;
+                        self.reader.push(&self.buf[..n])
+                    }
+                },
+            };
+            let kept = match progress.map_err(drop)? {
+                Progress::Done {
+                    body,
+                    truncated: false,
+                    reusable,
+                    rest,
+                } => {
+                    self.end = Some(reusable && rest.is_empty());
+                    body
+                }
+                Progress::Done { .. } => return Err(()),
+                Progress::Incomplete => self.reader.kept().to_vec(),
+            };
+            if kept.len() > self.given {
+                let new = Bytes::copy_from_slice(&kept[self.given..]);
+                self.given = kept.len();
+                return Ok(Some(new));
+            }
+        }
     }
 }
 
@@ -297,29 +331,6 @@ fn refusal(response: ProxyResponse, authority: &str) -> Error {
     }
 }
 
-/// The error for a 407 (or a 401 from proxies such as tinyproxy that answer
-/// a wrong password so) that ferry stops answering, on `CONNECT` or on a
-/// forwarded request: the schemes offered, and why ferry gave up.
-pub(crate) fn auth_error(response: ProxyResponse, give_up: GiveUp) -> Error {
-    let offered = response.challenges();
-    let schemes: Vec<&str> = offered
-        .iter()
-        .filter_map(|c| c.split_whitespace().next())
-        .collect();
-    let mut message = format!(
-        "the proxy requires authentication ({} {})",
-        response.status.as_u16(),
-        escape_peer_text(&response.reason)
-    );
-    if !schemes.is_empty() {
-        let offers = escape_peer_text(schemes.join(", "));
-        message.push_str(&format!("; it offers: {offers}"));
-    }
-    Error::new(Kind::ProxyAuth, message)
-        .with_response(response)
-        .with_hint(give_up.hint())
-}
-
 /// `first`: the bytes the parser failed on.
 fn protocol_error(e: ConnectError, proxy: &ProxyUrl, first: &[u8]) -> Error {
     let hint = match e.kind() {
@@ -348,13 +359,10 @@ fn read_error(e: std::io::Error, proxy: &ProxyUrl) -> Error {
     error
 }
 
-fn io_error(e: std::io::Error, doing: &str) -> Error {
-    Error::new(Kind::ProxyProtocol, format!("{doing}: {e}")).with_source(e)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::GiveUp;
 
     #[test]
     fn a_refusal_quotes_the_reason_phrase_escaped() {
