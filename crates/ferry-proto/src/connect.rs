@@ -624,8 +624,8 @@ impl HeadParser {
         let window = &self.buf[start..end];
         match parse_response_head(window, ResponseTo::connect(), build_head) {
             Ok(HeadParse::Partial) => Ok(None),
-            Ok(HeadParse::Interim { len, value } | HeadParse::Final { len, value }) => {
-                Ok(Some(ResponseHead { len, ..value }))
+            Ok(HeadParse::Interim { value, .. } | HeadParse::Final { value, .. }) => {
+                Ok(Some(value))
             }
             Err(HeadError::Malformed { source, .. }) => {
                 let c = self.content.unwrap_or(start);
@@ -633,6 +633,12 @@ impl HeadParser {
                     ConnectErrorKind::Malformed(preview(&self.buf[c..end])),
                     source,
                 ))
+            }
+            Err(HeadError::InvalidStatus(_)) => {
+                let c = self.content.unwrap_or(start);
+                Err(ConnectError::new(ConnectErrorKind::Malformed(preview(
+                    &self.buf[c..end],
+                ))))
             }
             Err(HeadError::TooManyFields) => {
                 Err(ConnectError::new(ConnectErrorKind::TooManyFields {
@@ -668,7 +674,7 @@ fn build_head(head: &ParsedHead<'_, '_>) -> Result<ResponseHead, HeadError> {
             .map(|(name, value)| (String::from_utf8_lossy(name).into_owned(), unfold(value)))
             .collect(),
         framing: head.framing().map(|f| (f, head.keep_alive())),
-        len: 0,
+        len: head.len(),
     })
 }
 

@@ -208,11 +208,10 @@ pub(crate) struct RequestHead {
     chunked: bool,
     /// `Content-Length` set by hand.
     has_length: bool,
-    /// `Upgrade` set by hand: a 101 answer is then one asked for.
-    upgrade: bool,
-    /// The target is in absolute form: the request goes to a forwarding
-    /// proxy, whose answers are read as a proxy's.
-    to_proxy: bool,
+    /// What the answer is read by: the method, whether the request goes
+    /// to a forwarding proxy, and (`Upgrade` set by hand) whether a 101 is
+    /// an answer asked for.
+    to: codec::ResponseTo,
     /// Keep a copy of the head as sent ([`H1Conn::take_sent`]).
     keep: bool,
 }
@@ -225,7 +224,7 @@ impl RequestHead {
         } else if name == header::CONTENT_LENGTH {
             self.has_length = true;
         } else if name == header::UPGRADE {
-            self.upgrade = true;
+            self.to.upgrade = true;
         }
         codec::encode_header(&mut self.out, name.as_str(), value.as_bytes());
     }
@@ -681,10 +680,8 @@ pub(crate) struct H1Conn {
     open: bool,
     /// The server's final answer, come before the request was all sent.
     early: Option<Box<Head>>,
-    /// The request in flight asked for a protocol upgrade.
-    upgrade: bool,
-    /// The request in flight went to a forwarding proxy.
-    to_proxy: bool,
+    /// What the answer to the request in flight is read by.
+    to: codec::ResponseTo,
     /// The last request head sent, when it was to be kept.
     sent: Option<Box<SentHead>>,
 }
@@ -713,8 +710,7 @@ impl H1Conn {
             out: Vec::with_capacity(512),
             open: true,
             early: None,
-            upgrade: false,
-            to_proxy: false,
+            to: codec::ResponseTo::default(),
             sent: None,
         }
     }
@@ -933,8 +929,7 @@ impl H1Conn {
             out,
             chunked: false,
             has_length: false,
-            upgrade: false,
-            to_proxy: !target.starts_with('/') && target != "*",
+            to: codec::ResponseTo::request(method.as_str(), target),
             keep: false,
         }
     }
@@ -973,8 +968,7 @@ impl H1Conn {
         // (Not an async fn: this part needs no await, and as a plain
         // function its arguments are not held in the future twice.)
         self.out = head.out;
-        self.upgrade = head.upgrade;
-        self.to_proxy = head.to_proxy;
+        self.to = head.to;
         let mut chunked = head.chunked;
         if !chunked && !head.has_length {
             match body.content_length() {
@@ -1319,20 +1313,16 @@ impl H1Conn {
     fn parse_head(&mut self, head_request: bool) -> Result<Parsed, Failure> {
         let to = codec::ResponseTo {
             head: head_request,
-            upgrade: self.upgrade,
-            from_proxy: self.to_proxy,
-            ..codec::ResponseTo::default()
+            ..self.to
         };
         let input = &self.buf[self.start..self.end];
         let parsed = codec::parse_response_head(input, to, |h| {
             if h.is_interim() {
                 return Ok(None);
             }
-            let status =
-                StatusCode::from_u16(h.status()).map_err(|_| codec::HeadError::Malformed {
-                    source: httparse::Error::Status,
-                    preview: h.status().to_string(),
-                })?;
+            // (100 to 999, as the parser checked.)
+            let status = StatusCode::from_u16(h.status())
+                .map_err(|_| codec::HeadError::InvalidStatus(h.status()))?;
             let framing = h.framing().map_err(codec::HeadError::Framing)?;
             // One copy of all that arrived, and where each field is in it
             // (the map is made of them only if asked for, see `head`):

@@ -38,24 +38,18 @@ impl RequestHead {
     /// Starts the head of a `method` request for `target` in `out` (cleared
     /// first: pass a buffer back to keep its capacity).
     ///
-    /// A target in absolute form (`http://host/path`) is one sent to a
-    /// forwarding proxy (RFC 9112 section 3.2.2): its answers are read as a
-    /// proxy's (see [`ResponseTo::from_proxy`]).
+    /// Its answers are read as [`ResponseTo::request`] says.
     ///
     /// Nothing is validated: the caller guarantees that the method is a
     /// token and that the target holds no CR, LF or space.
     pub fn new(mut out: Vec<u8>, method: &str, target: &str) -> RequestHead {
         out.clear();
         encode_request_line(&mut out, method, target);
-        let to = ResponseTo {
-            from_proxy: !target.starts_with('/') && target != "*",
-            ..ResponseTo::method(method)
-        };
         RequestHead {
             out,
             chunked: false,
             has_length: false,
-            to,
+            to: ResponseTo::request(method, target),
             has_body: matches!(method, "POST" | "PUT" | "PATCH"),
         }
     }

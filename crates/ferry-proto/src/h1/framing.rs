@@ -43,6 +43,16 @@ impl ResponseTo {
         }
     }
 
+    /// A response to a `method` request for `target`. A target in absolute
+    /// form (`http://host/path`) is one sent to a forwarding proxy (RFC 9112
+    /// section 3.2.2): its answers are read as a proxy's.
+    pub fn request(method: &str, target: &str) -> ResponseTo {
+        ResponseTo {
+            from_proxy: !target.starts_with('/') && target != "*",
+            ..ResponseTo::method(method)
+        }
+    }
+
     /// A proxy's answer to `CONNECT`.
     pub fn connect() -> ResponseTo {
         ResponseTo {

@@ -54,6 +54,8 @@ pub enum HeadError {
     },
     /// More than [`MAX_HEADERS`] fields.
     TooManyFields,
+    /// A status below 100: three digits, but no status code.
+    InvalidStatus(u16),
     /// A header name longer than the caller can keep (see
     /// [`ParsedHead::fields`]); the first bytes, escaped.
     NameTooLong(String),
@@ -75,6 +77,7 @@ impl fmt::Display for HeadError {
                     "invalid HTTP/1.1 response ({source}), starting \"{preview}\""
                 )
             }
+            HeadError::InvalidStatus(code) => write!(f, "invalid status code {code}"),
             HeadError::TooManyFields => {
                 write!(
                     f,
@@ -106,6 +109,7 @@ impl std::error::Error for HeadError {
 #[derive(Debug)]
 pub struct ParsedHead<'a, 'h> {
     input: &'a [u8],
+    len: usize,
     status: u16,
     minor: u8,
     reason: &'a [u8],
@@ -114,7 +118,17 @@ pub struct ParsedHead<'a, 'h> {
 }
 
 impl<'a> ParsedHead<'a, '_> {
-    /// The status code.
+    /// The head's length in the input, its final empty line included.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a head has at least a status line.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The status code, from 100 to 999.
     pub fn status(&self) -> u16 {
         self.status
     }
@@ -202,6 +216,10 @@ pub fn parse_response_head<T>(
     };
     let status = response.code.unwrap_or_default();
     let minor = response.version.unwrap_or(1);
+    if status < 100 {
+        // Three digits, as httparse checked, but no status code.
+        return Err(HeadError::InvalidStatus(status));
+    }
     if status == 101 && !to.upgrade && !to.connect {
         return Err(HeadError::UnaskedUpgrade);
     }
@@ -216,6 +234,7 @@ pub fn parse_response_head<T>(
     };
     let head = ParsedHead {
         input,
+        len,
         status,
         minor,
         reason: reason_phrase(&input[..len], response.reason),
@@ -288,6 +307,8 @@ mod tests {
             panic!("not final");
         };
         assert_eq!(&input[len..], b"hello");
+        let seen_len = parse_response_head(input, get(), |h| Ok(h.len()));
+        assert_eq!(seen_len, Ok(HeadParse::Final { len, value: len }));
         assert_eq!(value.0, 200);
         assert_eq!(value.2, b"OK");
         assert_eq!(value.3[1], (b"X-A".to_vec(), b"b".to_vec()));
@@ -403,6 +424,11 @@ mod tests {
         ]
         .concat();
         assert_eq!(parse(&many, get()), Err(HeadError::TooManyFields));
+        let zero = b"HTTP/1.1 099 Hm\r\n\r\n";
+        assert_eq!(
+            parse(zero, ResponseTo::connect()),
+            Err(HeadError::InvalidStatus(99))
+        );
         let two = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n";
         assert!(matches!(parse(two, get()), Err(HeadError::Framing(_))));
         let shown = HeadError::UnaskedUpgrade.to_string();
