@@ -331,7 +331,7 @@ impl<'a> Exchange<'a> {
             };
             let body = self.next_body()?;
             let wait = Wait::new(client.inner.read_timeout, self.deadline);
-            let result = h1.send(head, &req.method, body, wait).await;
+            let result = h1.send(head, body, wait).await;
             self.sent_head = h1.take_sent();
             let failure = match result {
                 Ok(head) => {
