@@ -133,8 +133,8 @@ pub(crate) struct DefaultsSet {
     /// Transfer-Encoding), or asks for an upgrade: those go through
     /// [`Client::each_header`].
     ///
-    /// Encoding the defaults field by field cost about 420 of the
-    /// client's 11,800 instructions per request in scenario 4a.
+    /// Encoded once, when the client is built, rather than field by field
+    /// for every request (BENCHMARKS.md has what that saved).
     wire: Option<Box<[u8]>>,
 }
 

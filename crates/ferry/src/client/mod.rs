@@ -400,9 +400,8 @@ mod tests {
     fn the_request_future_fits_the_allocators_per_thread_cache() {
         // `execute_boxed` allocates this future for every request. glibc
         // keeps freed blocks of up to 1,032 bytes in a per-thread cache
-        // (tcache): at 1,024 bytes the block comes back from there in ~50
-        // instructions; at 3.5 KB, as before, malloc and free took ~650
-        // more per request, and the copy into the box twice as long. What
+        // (tcache), from which a block comes back far faster than from
+        // malloc proper (BENCHMARKS.md has the counts). What
         // only some requests need goes in boxes of its own (see
         // `Client::send` and `H1Conn::send`); if this fails, box what was
         // added, or take it out of the locals held across an await.

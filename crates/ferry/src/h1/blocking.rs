@@ -50,15 +50,7 @@ impl Transport for Blocking {
         (written, flushed): (&mut usize, &mut bool),
         wait: Wait,
     ) -> Poll<io::Result<()>> {
-        let this = self;
-        let sent = send_blocking(
-            &mut this.io,
-            &mut this.timeout,
-            &mut this.held,
-            &bytes[*written..],
-            &mut [],
-            wait,
-        );
+        let sent = self.send_now(&bytes[*written..], &mut [], wait);
         Poll::Ready(sent.map(|_| {
             *written = bytes.len();
             *flushed = true;
@@ -71,36 +63,23 @@ impl Transport for Blocking {
         buf: &mut [u8],
         wait: Wait,
     ) -> Poll<io::Result<usize>> {
-        Poll::Ready(read_blocking(
-            &mut self.io,
-            &mut self.timeout,
-            self.held,
-            buf,
-            wait,
-        ))
+        Poll::Ready(self.read_now(buf, wait))
     }
 
     async fn read(&mut self, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
-        read_blocking(&mut self.io, &mut self.timeout, self.held, buf, wait)
+        self.read_now(buf, wait)
     }
 
     async fn read_owned(&mut self, size: usize, wait: Wait) -> io::Result<Bytes> {
         // Zeroed: `Read` takes initialised memory.
         let mut piece = BytesMut::zeroed(size);
-        let n = read_blocking(&mut self.io, &mut self.timeout, self.held, &mut piece, wait)?;
+        let n = self.read_now(&mut piece, wait)?;
         piece.truncate(n);
         Ok(piece.freeze())
     }
 
     async fn send(&mut self, bytes: &[u8], into: &mut [u8], wait: Wait) -> io::Result<Sent> {
-        send_blocking(
-            &mut self.io,
-            &mut self.timeout,
-            &mut self.held,
-            bytes,
-            into,
-            wait,
-        )
+        self.send_now(bytes, into, wait)
     }
 
     fn quiet(&mut self) -> bool {
@@ -108,141 +87,125 @@ impl Transport for Blocking {
     }
 }
 
-/// A read with blocking calls.
-fn read_blocking(
-    io: &mut BoxSyncIo,
-    timeout: &mut Option<Duration>,
-    held: bool,
-    buf: &mut [u8],
-    wait: Wait,
-) -> io::Result<usize> {
-    set_timeout(io, timeout, wait)?;
-    loop {
-        let read = if held {
-            io.read_held(buf)
-        } else {
-            io.read(buf)
-        };
-        match read {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            read => return read,
+impl Blocking {
+    /// A read with blocking calls.
+    fn read_now(&mut self, buf: &mut [u8], wait: Wait) -> io::Result<usize> {
+        let Blocking { io, timeout, held } = self;
+        set_timeout(io, timeout, wait)?;
+        loop {
+            let read = if *held {
+                io.read_held(buf)
+            } else {
+                io.read(buf)
+            };
+            match read {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                read => return read,
+            }
         }
     }
-}
 
-/// [`Transport::send`] with blocking calls.
-fn send_blocking(
-    io: &mut BoxSyncIo,
-    timeout: &mut Option<Duration>,
-    held: &mut bool,
-    bytes: &[u8],
-    into: &mut [u8],
-    wait: Wait,
-) -> io::Result<Sent> {
-    let sent = write_watching(io, timeout, held, bytes, into, wait);
-    // A failed write may leave part of the request in a layer (TLS): what
-    // the peer sent is then read without trying to send that first.
-    if sent.is_err() {
-        *held = true;
+    /// [`Transport::send`] with blocking calls.
+    fn send_now(&mut self, bytes: &[u8], into: &mut [u8], wait: Wait) -> io::Result<Sent> {
+        let sent = self.write_watching(bytes, into, wait);
+        // A failed write may leave part of the request in a layer (TLS): what
+        // the peer sent is then read without trying to send that first.
+        if sent.is_err() {
+            self.held = true;
+        }
+        sent
     }
-    sent
-}
 
-/// The writes of [`send_blocking`].
-fn write_watching(
-    io: &mut BoxSyncIo,
-    timeout: &mut Option<Duration>,
-    held: &mut bool,
-    bytes: &[u8],
-    into: &mut [u8],
-    wait: Wait,
-) -> io::Result<Sent> {
-    set_timeout(io, timeout, wait)?;
-    let watch = !into.is_empty();
-    if bytes.len() <= COALESCE || (!watch && wait.deadline.is_none()) {
-        io.write_all(bytes)?;
-        io.flush()?;
-        return Ok(Sent::All);
-    }
-    if !watch {
-        // A socket timeout bounds each write, not their sum: a peer that
-        // reads slowly but steadily would stretch one long write past the
-        // deadline. In pieces (a TLS record each), each waits only for what
-        // is left of it.
-        for piece in bytes.chunks(DEADLINE_PIECE) {
-            set_timeout(io, timeout, wait)?;
-            io.write_all(piece)?;
+    /// The writes of [`send_now`](Self::send_now).
+    fn write_watching(&mut self, bytes: &[u8], into: &mut [u8], wait: Wait) -> io::Result<Sent> {
+        let Blocking { io, timeout, held } = self;
+        set_timeout(io, timeout, wait)?;
+        let watch = !into.is_empty();
+        if bytes.len() <= COALESCE || (!watch && wait.deadline.is_none()) {
+            io.write_all(bytes)?;
+            io.flush()?;
+            return Ok(Sent::All);
         }
-        io.flush()?;
-        return Ok(Sent::All);
-    }
-    // Writes wait a slice at a time; between slices, a look at whether the
-    // peer has answered.
-    io.socket().set_write_timeout(Some(WATCH_SLICE))?;
-    // The limits: the deadline, and (a read timeout) so long without
-    // progress.
-    let stall = wait.stall();
-    let mut moved = Instant::now();
-    // When, and after how many bytes, the last look was.
-    let mut looked = (moved, 0);
-    let mut written = 0;
-    let outcome = loop {
-        if written == bytes.len() {
-            break Ok(Sent::All);
+        if !watch {
+            // A socket timeout bounds each write, not their sum: a peer that
+            // reads slowly but steadily would stretch one long write past the
+            // deadline. In pieces (a TLS record each), each waits only for what
+            // is left of it.
+            for piece in bytes.chunks(DEADLINE_PIECE) {
+                set_timeout(io, timeout, wait)?;
+                io.write_all(piece)?;
+            }
+            io.flush()?;
+            return Ok(Sent::All);
         }
-        let end = bytes.len().min(written + WATCH_BYTES);
-        let stalled = match io.write(&bytes[written..end]) {
-            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                written += n;
-                moved = Instant::now();
-                if written < bytes.len() && wait.passed(moved) {
-                    break Err(io::ErrorKind::TimedOut.into());
+        // Writes wait a slice at a time; between slices, a look at whether the
+        // peer has answered.
+        io.socket().set_write_timeout(Some(WATCH_SLICE))?;
+        // The limits: the deadline, and (a read timeout) so long without
+        // progress.
+        let stall = wait.stall();
+        let mut moved = Instant::now();
+        // When, and after how many bytes, the last look was.
+        let mut looked = (moved, 0);
+        let mut written = 0;
+        let outcome = loop {
+            if written == bytes.len() {
+                break Ok(Sent::All);
+            }
+            let end = bytes.len().min(written + WATCH_BYTES);
+            let stalled = match io.write(&bytes[written..end]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    written += n;
+                    moved = Instant::now();
+                    if written < bytes.len() && wait.passed(moved) {
+                        break Err(io::ErrorKind::TimedOut.into());
+                    }
+                    false
                 }
-                false
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                true
-            }
-            Err(e) => break Err(e),
-        };
-        // A look when a write waited, and every slice or so many bytes
-        // while they move (the sockets' buffers can take seconds of
-        // writing before one waits).
-        let now = Instant::now();
-        if stalled || look_due(looked, now, written) {
-            looked = (now, written);
-            if io.buffered() || !peer_silent(io.socket())? {
-                // An answer (or the peer's end), unless it is a TLS record
-                // of its own: read without sending what TLS still holds.
-                match io.read_held(into) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    read => {
-                        io.socket().set_write_timeout(*timeout)?;
-                        *held = true;
-                        return Ok(Sent::Answer {
-                            written,
-                            read: read?,
-                        });
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    true
+                }
+                Err(e) => break Err(e),
+            };
+            // A look when a write waited, and every slice or so many bytes
+            // while they move (the sockets' buffers can take seconds of
+            // writing before one waits).
+            let now = Instant::now();
+            if stalled || look_due(looked, now, written) {
+                looked = (now, written);
+                if io.buffered() || !peer_silent(io.socket())? {
+                    // An answer (or the peer's end), unless it is a TLS record
+                    // of its own: read without sending what TLS still holds.
+                    match io.read_held(into) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        read => {
+                            io.socket().set_write_timeout(*timeout)?;
+                            *held = true;
+                            return Ok(Sent::Answer {
+                                written,
+                                read: read?,
+                            });
+                        }
                     }
                 }
             }
+            if stalled && (wait.passed(now) || stall.is_some_and(|limit| now - moved >= limit)) {
+                break Err(io::ErrorKind::TimedOut.into());
+            }
+        };
+        io.socket().set_write_timeout(*timeout)?;
+        if let Ok(Sent::All) = outcome {
+            io.flush()?;
         }
-        if stalled && (wait.passed(now) || stall.is_some_and(|limit| now - moved >= limit)) {
-            break Err(io::ErrorKind::TimedOut.into());
-        }
-    };
-    io.socket().set_write_timeout(*timeout)?;
-    if let Ok(Sent::All) = outcome {
-        io.flush()?;
+        outcome
     }
-    outcome
 }
 
 /// Whether nothing has arrived on a blocking socket, and the peer has not
