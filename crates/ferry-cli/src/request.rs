@@ -48,6 +48,26 @@ struct OriginAuth {
     scheme: AuthScheme,
 }
 
+impl Prepared {
+    /// The request, ready to send.
+    fn builder(self) -> ferry::RequestBuilder {
+        let mut builder = self
+            .client
+            .request(self.method, &self.url)
+            .headers(self.headers);
+        if let Some(b) = self.body {
+            builder = builder.body(b);
+        }
+        if let Some(a) = &self.auth {
+            builder = builder.auth(&a.user, &a.pass, a.scheme);
+        }
+        if let Some(token) = &self.bearer {
+            builder = builder.bearer_auth(token);
+        }
+        builder
+    }
+}
+
 /// A URL as it may be shown: without user info.
 fn shown(url: &Url) -> String {
     let mut url = url.clone();
@@ -380,17 +400,8 @@ async fn execute(
     prepared: Prepared,
     transfer: &mut Transfer,
 ) -> Result<(), CliError> {
-    let Prepared {
-        client,
-        method,
-        url,
-        headers,
-        body,
-        auth,
-        bearer,
-    } = prepared;
     let verbose = args.verbose;
-    let decided = client.route_for(&url);
+    let decided = prepared.client.route_for(&prepared.url);
     if verbose {
         match &decided {
             Ok(d) => {
@@ -403,19 +414,8 @@ async fn execute(
             Err(e) => eprintln!("* route: undecidable: {}", show::escaped(e.to_string())),
         }
     }
-    let mut builder = client
-        .request(method.clone(), &url)
-        .headers(headers.clone());
-    if let Some(b) = body {
-        builder = builder.body(b);
-    }
-    if let Some(a) = &auth {
-        builder = builder.auth(&a.user, &a.pass, a.scheme);
-    }
-    if let Some(token) = &bearer {
-        builder = builder.bearer_auth(token);
-    }
-    let mut resp = match builder.send().await {
+    let method = prepared.method.clone();
+    let mut resp = match prepared.builder().send().await {
         Ok(r) => r,
         Err(e) => {
             if verbose {
