@@ -9,40 +9,23 @@
 /// `put`, `patch`, `delete`, `head` and `options`.
 macro_rules! method_shortcuts {
     ($builder:ty) => {
-        /// A GET request.
-        pub fn get(&self, url: impl $crate::IntoUrl) -> $builder {
-            self.request($crate::Method::GET, url)
-        }
-
-        /// A POST request.
-        pub fn post(&self, url: impl $crate::IntoUrl) -> $builder {
-            self.request($crate::Method::POST, url)
-        }
-
-        /// A PUT request.
-        pub fn put(&self, url: impl $crate::IntoUrl) -> $builder {
-            self.request($crate::Method::PUT, url)
-        }
-
-        /// A PATCH request.
-        pub fn patch(&self, url: impl $crate::IntoUrl) -> $builder {
-            self.request($crate::Method::PATCH, url)
-        }
-
-        /// A DELETE request.
-        pub fn delete(&self, url: impl $crate::IntoUrl) -> $builder {
-            self.request($crate::Method::DELETE, url)
-        }
-
-        /// A HEAD request.
-        pub fn head(&self, url: impl $crate::IntoUrl) -> $builder {
-            self.request($crate::Method::HEAD, url)
-        }
-
-        /// An OPTIONS request.
-        pub fn options(&self, url: impl $crate::IntoUrl) -> $builder {
-            self.request($crate::Method::OPTIONS, url)
-        }
+        $crate::shortcuts::method_shortcuts!($builder;
+            get GET "A GET request.",
+            post POST "A POST request.",
+            put PUT "A PUT request.",
+            patch PATCH "A PATCH request.",
+            delete DELETE "A DELETE request.",
+            head HEAD "A HEAD request.",
+            options OPTIONS "An OPTIONS request.",
+        );
+    };
+    ($builder:ty; $($name:ident $method:ident $doc:literal,)+) => {
+        $(
+            #[doc = $doc]
+            pub fn $name(&self, url: impl $crate::IntoUrl) -> $builder {
+                self.request($crate::Method::$method, url)
+            }
+        )+
     };
 }
 

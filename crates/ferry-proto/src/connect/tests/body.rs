@@ -54,193 +54,147 @@ struct BodyCase {
     reusable: bool,
 }
 
+/// What most cases share: a cap of 1 KiB, no close, nothing kept or left
+/// over, nothing cut, the connection reusable.
+const USUAL: BodyCase = BodyCase {
+    response: b"",
+    cap: 1024,
+    close: false,
+    body: b"",
+    rest: b"",
+    truncated: false,
+    reusable: true,
+};
+
 const BODIES: &[BodyCase] = &[
     BodyCase {
         response: b"HTTP/1.1 407 Auth\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\n\r\n",
-        cap: 1024,
-        close: false,
         body: b"hello",
         rest: b"HTTP/1.1 200 OK\r\n\r\n",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 407 Auth\r\nContent-Length: 0\r\n\r\nNEXT",
-        cap: 1024,
-        close: false,
-        body: b"",
         rest: b"NEXT",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.0 407 Auth\r\nContent-Length: 3\r\n\r\nabc",
-        cap: 1024,
-        close: false,
         body: b"abc",
-        rest: b"",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.0 407 Auth\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nabc",
-        cap: 1024,
-        close: false,
         body: b"abc",
-        rest: b"",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 407 Auth\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
-        cap: 1024,
-        close: false,
         body: b"abc",
-        rest: b"",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
     // Capped: the kept prefix is the cap, the rest is still exact.
     BodyCase {
         response: b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\n0123456789NEXT",
         cap: 4,
-        close: false,
         body: b"0123",
         rest: b"NEXT",
         truncated: true,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\n0123456789",
         cap: 10,
-        close: false,
         body: b"0123456789",
-        rest: b"",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\n0123456789",
         cap: 0,
-        close: false,
-        body: b"",
-        rest: b"",
         truncated: true,
-        reusable: true,
+        ..USUAL
     },
     // Chunked, with extensions and trailers.
     BodyCase {
         response: b"HTTP/1.1 407 Auth\r\nTransfer-Encoding: chunked\r\n\r\n\
                     5;name=value\r\nhello\r\n6 ; x=\"y;z\"\r\n world\r\n0\r\nX-Trailer: 1\r\nY: 2\r\n\r\nNEXT",
-        cap: 1024,
-        close: false,
         body: b"hello world",
         rest: b"NEXT",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 407 Auth\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\nf\r\nabcdefghijklmno\r\n0\r\n\r\n",
         cap: 12,
-        close: false,
         body: b"0123456789ab",
-        rest: b"",
         truncated: true,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 407 Auth\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        cap: 1024,
-        close: false,
-        body: b"",
-        rest: b"",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     // Bare LF in the chunk framing.
     BodyCase {
         response: b"HTTP/1.1 407 Auth\nTransfer-Encoding: chunked\n\n5\nhello\n4;e\n abc\n0\nT: x\n\nNEXT",
-        cap: 1024,
-        close: false,
         body: b"hello abc",
         rest: b"NEXT",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     // Both framings: chunked wins, but the connection is not reused.
     BodyCase {
         response: b"HTTP/1.1 407 Auth\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
-        cap: 1024,
-        close: false,
         body: b"hi",
-        rest: b"",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
     // Read until close.
     BodyCase {
         response: b"HTTP/1.1 502 Bad Gateway\r\n\r\n<html>error</html>",
-        cap: 1024,
         close: true,
         body: b"<html>error</html>",
-        rest: b"",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.0 502 Bad Gateway\r\nTransfer-Encoding: gzip\r\n\r\n<html>error</html>",
         cap: 6,
         close: true,
         body: b"<html>",
-        rest: b"",
         truncated: true,
         reusable: false,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 502 Bad Gateway\r\n\r\n",
-        cap: 1024,
         close: true,
-        body: b"",
-        rest: b"",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
     // No body: the rest is passed through untouched.
     BodyCase {
         response: b"HTTP/1.1 200 Connection established\r\nContent-Length: 5\r\n\r\nTUNNEL",
-        cap: 1024,
-        close: false,
-        body: b"",
         rest: b"TUNNEL",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\nTUNNEL",
-        cap: 1024,
-        close: false,
-        body: b"",
         rest: b"TUNNEL",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nNEXT",
-        cap: 1024,
-        close: false,
-        body: b"",
         rest: b"NEXT",
-        truncated: false,
-        reusable: true,
+        ..USUAL
     },
     BodyCase {
         response: b"HTTP/1.1 101 Switching Protocols\r\n\r\nNEXT",
-        cap: 1024,
-        close: false,
-        body: b"",
         rest: b"NEXT",
-        truncated: false,
         reusable: false,
+        ..USUAL
     },
 ];
 
