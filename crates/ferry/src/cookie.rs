@@ -60,8 +60,8 @@ impl Jar {
     /// The `Cookie` header value for a request to `url`, if any cookie applies.
     pub fn cookies(&self, url: &Url) -> Option<HeaderValue> {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        // An empty jar (the usual case for API clients) is known at once;
-        // matching a URL against the store costs hundreds of instructions.
+        // An empty jar (the usual case for API clients) is known at once,
+        // without matching the URL against the store.
         store.iter_any().next()?;
         let mut value = String::new();
         for (name, val) in store.get_request_values(url) {

@@ -2,12 +2,12 @@
 //! header fields, made into a [`HeaderMap`] only when something asks for one.
 //!
 //! Over HTTP/1.1, building the map (a name lookup, a value check and a hash
-//! insert per field, and two allocations) was about a sixth of the
-//! instructions of a whole keep-alive request, and most callers read only
-//! the status and the body. The fields stay as received, in the one copy of
-//! the head the body starts in; ferry's own checks on every response
-//! (`Content-Encoding`, `Set-Cookie`) look at them there. HTTP/2 responses
-//! come from hyper with their map built.
+//! insert per field, and two allocations) is a large part of the work of a
+//! keep-alive request, and most callers read only the status and the body.
+//! The fields stay as received, in the one copy of the head the body starts
+//! in; ferry's own checks on every response (`Content-Encoding`,
+//! `Set-Cookie`) look at them there. HTTP/2 responses come from hyper with
+//! their map built.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -55,8 +55,8 @@ impl Default for Fields {
 ///
 /// One buffer holds the bytes that arrived (the head, and perhaps the start
 /// of the body) and after them a table of where each field is in them, a
-/// [`Span`] as four little-endian `u32`s: one allocation for both, where a
-/// vector of spans of its own was another per response.
+/// [`Span`] as four little-endian `u32`s: one allocation for both, rather
+/// than a second one per response for a vector of spans.
 pub(crate) struct Raw {
     /// What arrived, then the table: values become slices of it.
     bytes: Bytes,

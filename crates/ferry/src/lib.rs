@@ -99,6 +99,7 @@ mod request;
 mod response;
 mod route;
 mod sent;
+mod shortcuts;
 mod tls;
 
 pub mod blocking;

@@ -110,9 +110,9 @@ struct Idles {
     /// per request. It counts as one of its key's idle connections.
     hot: Option<(PoolKey, Idle)>,
     // foldhash: keys are hashed on every check-out and check-in that misses
-    // `hot`, and SipHash was a visible part of the per-request cost;
-    // foldhash is seeded per process, so keys from URLs cannot be aimed at
-    // collisions cheaply.
+    // `hot`, on the path of every request, and SipHash is slower for such
+    // short keys; foldhash is seeded per process, so keys from URLs cannot
+    // be aimed at collisions cheaply.
     map: HashMap<PoolKey, Vec<Idle>, foldhash::fast::RandomState>,
 }
 

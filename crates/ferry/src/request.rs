@@ -31,7 +31,7 @@ pub struct Request {
     pub(crate) proxies: Option<Arc<ProxyMap>>,
     pub(crate) timeout: Option<Duration>,
     /// Boxed: most requests have none, and every move of a request would
-    /// carry its 112 bytes.
+    /// carry them inline.
     pub(crate) auth: Option<Box<OriginAuth>>,
     /// The most a buffered read of the response body may take.
     pub(crate) max_body_size: Option<usize>,
@@ -231,9 +231,8 @@ impl fmt::Debug for Request {
 #[must_use = "a RequestBuilder does nothing until sent"]
 pub struct RequestBuilder {
     client: Client,
-    /// Boxed: the request (240 bytes) is built once in place and
-    /// then only its pointer moves, through the builder's methods and into
-    /// the request path.
+    /// Boxed: the request is built once in place and then only its pointer
+    /// moves, through the builder's methods and into the request path.
     request: Result<Box<Request>, Error>,
     proxy_entries: Vec<Proxy>,
 }

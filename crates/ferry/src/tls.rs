@@ -149,7 +149,7 @@ pub(crate) fn client_config(
         .with_protocol_versions(versions)
         .map_err(|e| Error::builder(format!("TLS setup: {e}")))?;
     let verifier: Arc<dyn ServerCertVerifier> = if settings.accept_invalid_certs {
-        Arc::new(Unchecked::accept_all())
+        Arc::new(Lenient::new(Relaxed::AcceptAll))
     } else {
         let mut roots = RootCertStore::empty();
         if !settings.no_built_in_roots {
@@ -169,7 +169,7 @@ pub(crate) fn client_config(
             return finish(
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(Unchecked::no_roots())),
+                    .with_custom_certificate_verifier(Arc::new(Lenient::new(Relaxed::NoRoots))),
                 settings,
                 alpn,
             );
@@ -178,7 +178,7 @@ pub(crate) fn client_config(
             .build()
             .map_err(|e| Error::builder(format!("TLS setup: {e}")))?;
         if settings.accept_invalid_hostnames {
-            Arc::new(AnyName(webpki))
+            Arc::new(Lenient::new(Relaxed::AnyName(webpki)))
         } else {
             webpki
         }
@@ -212,12 +212,42 @@ pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
         .map_err(|e| Error::builder(format!("invalid TLS server name {host:?}: {e}")))
 }
 
-/// The verifier behind the `danger_accept_invalid_*hostnames` switches: the
-/// chain must still lead to a trusted root; only the name is not checked.
+/// The verifier behind the `danger_*` switches and an empty trust store:
+/// it relaxes the certificate check in one of three ways (see [`Relaxed`]).
+/// Handshake signatures are checked either way, with the provider's
+/// algorithms, so the handshake itself is well-formed.
 #[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    check: Relaxed,
+}
 
-impl ServerCertVerifier for AnyName {
+/// How [`Lenient`] judges a certificate.
+#[derive(Debug)]
+enum Relaxed {
+    /// `danger_accept_invalid_*hostnames`: the chain must still lead to a
+    /// trusted root; only the name is not checked.
+    AnyName(Arc<WebPkiServerVerifier>),
+    /// `danger_accept_invalid_*certs`: every certificate is accepted.
+    AcceptAll,
+    /// No root is trusted at all: every certificate is refused, saying why.
+    NoRoots,
+}
+
+/// Why a handshake failed when no root certificate is trusted at all.
+pub(crate) const NO_ROOTS: &str =
+    "no trusted root certificate: the system trust store is empty or off, and none was added";
+
+impl Lenient {
+    fn new(check: Relaxed) -> Lenient {
+        Lenient {
+            provider: provider(),
+            check,
+        }
+    }
+}
+
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -226,25 +256,35 @@ impl ServerCertVerifier for AnyName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
+        match &self.check {
+            Relaxed::AcceptAll => Ok(ServerCertVerified::assertion()),
+            Relaxed::NoRoots => Err(rustls::Error::General(NO_ROOTS.into())),
+            Relaxed::AnyName(webpki) => match webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ) {
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. },
+                )) => Ok(ServerCertVerified::assertion()),
+                other => other,
+            },
         }
     }
 
+    // The two signature checks are the trait's two required methods, one
+    // per TLS version; each hands over to rustls's function for it.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -253,85 +293,8 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// A verifier that looks at no certificate: behind the
-/// `danger_accept_invalid_*certs` switches it accepts them all; when no root
-/// is trusted at all it refuses them all, saying why. Handshake signatures
-/// are checked either way, so the handshake itself is well-formed.
-#[derive(Debug)]
-struct Unchecked {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    refusal: Option<&'static str>,
-}
-
-/// Why a handshake failed when no root certificate is trusted at all.
-pub(crate) const NO_ROOTS: &str =
-    "no trusted root certificate: the system trust store is empty or off, and none was added";
-
-impl Unchecked {
-    fn accept_all() -> Unchecked {
-        Unchecked {
-            provider: provider(),
-            refusal: None,
-        }
-    }
-
-    fn no_roots() -> Unchecked {
-        Unchecked {
-            provider: provider(),
-            refusal: Some(NO_ROOTS),
-        }
-    }
-}
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.refusal {
-            None => Ok(ServerCertVerified::assertion()),
-            Some(why) => Err(rustls::Error::General(why.into())),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

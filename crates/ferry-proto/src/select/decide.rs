@@ -293,7 +293,6 @@ fn host_of(url: &url::Url) -> String {
 mod tests {
     use super::*;
     use crate::select::SelectErrorKind;
-    use std::collections::HashMap;
 
     fn url(u: &str) -> url::Url {
         url::Url::parse(u).unwrap_or_else(|e| panic!("{u}: {e}"))
@@ -308,11 +307,7 @@ mod tests {
     }
 
     fn env(vars: &[(&str, &str)]) -> EnvProxies {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        EnvProxies::from_lookup(|name| vars.get(name).cloned())
+        EnvProxies::from_pairs(vars)
     }
 
     /// `DIRECT` or `PROXY scheme://host:port`, as `ferry route` prints a

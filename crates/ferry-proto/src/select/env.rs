@@ -128,16 +128,23 @@ impl EnvProxies {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env(vars: &[(&str, &str)]) -> EnvProxies {
-        let vars: HashMap<String, String> = vars
+impl EnvProxies {
+    /// For tests: `vars` as the whole environment.
+    pub(crate) fn from_pairs(vars: &[(&str, &str)]) -> EnvProxies {
+        let vars: std::collections::HashMap<String, String> = vars
             .iter()
             .map(|&(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         EnvProxies::from_lookup(|name| vars.get(name).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> EnvProxies {
+        EnvProxies::from_pairs(vars)
     }
 
     /// The variable used for `scheme` and the proxy it names, or the error.

@@ -63,18 +63,17 @@ thread_local! {
 /// Polled once first, inside the runtime's context but outside
 /// `block_on`: on a reused HTTP/1.1 connection the whole exchange is
 /// blocking calls, so the future is ready at once and the scheduler is
-/// never entered (about 1,000 instructions a request). Otherwise it goes
-/// on under `block_on`, which polls it again with a real waker (a future
-/// wakes only the waker of its latest poll, so the first one, a no-op, is
-/// never needed).
+/// never entered. Otherwise it goes on under `block_on`, which polls it
+/// again with a real waker (a future wakes only the waker of its latest
+/// poll, so the first one, a no-op, is never needed).
 ///
 /// # Panics
 /// Inside an async runtime, every time (not only when the future would
 /// have to wait, which is when `block_on` itself panics).
 ///
 /// Takes the future pinned where the caller made it (`pin!`): the request
-/// path's is about 3.3 KB, and passing it by value would copy it (twice,
-/// with the pinning here).
+/// path's is large, and passing it by value would copy it (twice, with the
+/// pinning here).
 fn run<F: std::future::Future>(rt: &Runtime, mut fut: std::pin::Pin<&mut F>) -> F::Output {
     assert!(
         tokio::runtime::Handle::try_current().is_err(),
@@ -139,40 +138,7 @@ impl Client {
         crate::ClientBuilder::with_flavor()
     }
 
-    /// A GET request.
-    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::GET, url)
-    }
-
-    /// A POST request.
-    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::POST, url)
-    }
-
-    /// A PUT request.
-    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::PUT, url)
-    }
-
-    /// A PATCH request.
-    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::PATCH, url)
-    }
-
-    /// A DELETE request.
-    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::DELETE, url)
-    }
-
-    /// A HEAD request.
-    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::HEAD, url)
-    }
-
-    /// An OPTIONS request.
-    pub fn options(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::OPTIONS, url)
-    }
+    crate::shortcuts::method_shortcuts!(RequestBuilder);
 
     /// A request with any method.
     ///

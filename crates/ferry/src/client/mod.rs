@@ -153,40 +153,7 @@ impl Client {
         ClientBuilder::new()
     }
 
-    /// A GET request.
-    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::GET, url)
-    }
-
-    /// A POST request.
-    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::POST, url)
-    }
-
-    /// A PUT request.
-    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::PUT, url)
-    }
-
-    /// A PATCH request.
-    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::PATCH, url)
-    }
-
-    /// A DELETE request.
-    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::DELETE, url)
-    }
-
-    /// A HEAD request.
-    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::HEAD, url)
-    }
-
-    /// An OPTIONS request.
-    pub fn options(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.request(Method::OPTIONS, url)
-    }
+    crate::shortcuts::method_shortcuts!(RequestBuilder);
 
     /// A request with any method.
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
